@@ -1,0 +1,29 @@
+"""workbench: run an ordinary function over many items on ``serial``, ``process_map``,
+``dask`` or ``ray``, and keep, for every item, its result or error, its output and its timing.
+
+>>> import workbench as wb
+>>> run = wb.run(fn, items, backend="process_map")
+>>> run.results, run.errors, run.logs[17], run.speedup
+
+Heavy packages (dask, ray, IPython, ipywidgets, matplotlib) are imported only when used.
+"""
+
+from __future__ import annotations
+
+from .backends import shutdown
+from .capture import current_task, task_rng, task_seed_sequence
+from .compare import Comparison, compare
+from .config import config
+from .engine import last_run, run
+from .errors import BackendError, BackendNotInstalled, InputError, Interrupted, TaskErrors
+from .records import Failed, LogEntry, TaskError, TaskRecord, WarningEntry
+from .run import Run
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "run", "compare", "shutdown", "config", "last_run",
+    "task_rng", "task_seed_sequence", "current_task",
+    "Run", "Comparison", "TaskRecord", "TaskError", "LogEntry", "WarningEntry", "Failed",
+    "InputError", "BackendError", "BackendNotInstalled", "TaskErrors", "Interrupted",
+]

@@ -1,0 +1,122 @@
+"""The protocol every backend implements, and the plain data it exchanges with the engine.
+
+A backend runs chunks and reports what came back. It never sees a ``Run``, never builds
+records and never decides chunk sizes: the engine does all that, identically for every backend.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..capture import TaskOptions
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """The settings that identify a backend instance; same spec, same warm backend."""
+
+    name: str
+    workers: int | None = None
+    address: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def option(self, key: str, default: Any = None) -> Any:
+        return dict(self.options).get(key, default)
+
+
+@dataclass
+class Chunk:
+    """Some tasks sent together. ``items`` is a pickle (remote backends) or a list (local)."""
+
+    id: int
+    tasks: list[tuple[int, int]]  # (index, attempt)
+    items: Any
+    key: bytes
+    options: TaskOptions
+    submitted: float = 0.0
+
+
+@dataclass
+class Outcome:
+    """What a backend reports about one chunk.
+
+    ``result`` is ``(worker, pid, host, raw records)`` for the records that arrived (possibly
+    only some of the chunk's when the backend streams). ``done`` says the chunk is over; if it
+    is over because its worker died or the backend failed, ``lost`` says why, and the chunk's
+    tasks without a record are lost.
+    """
+
+    chunk_id: int
+    result: tuple | None = None
+    done: bool = True
+    lost: str | None = None
+
+
+class Backend(ABC):
+    """Base class of the four backends.
+
+    Capability flags (class attributes) tell the engine what it may rely on:
+
+    * ``local``: runs tasks in the caller's own process (nothing is pickled).
+    * ``streams``: reports records of a chunk before the whole chunk is done.
+    * ``prefetch``: chunks to keep in flight per worker to hide the round-trip.
+    * ``chunk_target``: seconds of work per chunk that make its overhead negligible.
+    """
+
+    local: ClassVar[bool] = False
+    streams: ClassVar[bool] = False
+    prefetch: ClassVar[int] = 2
+    chunk_target: ClassVar[float] = 0.1
+    requires: ClassVar[tuple[str, ...]] = ()
+    extra: ClassVar[str | None] = None
+
+    def __init__(self, spec: BackendSpec):
+        self.spec = spec
+        self._started = False
+
+    @property
+    @abstractmethod
+    def workers(self) -> int:
+        """How many tasks can run at once."""
+
+    @abstractmethod
+    def start(self) -> None:
+        """Start (or connect to) the workers; blocks until they can take tasks."""
+
+    @abstractmethod
+    def prepare(self, key: bytes, function: Any) -> None:
+        """Make the function (its pickle, or the object for ``local`` backends) available to
+        the workers under ``key`` before chunks referring to it are submitted."""
+
+    @abstractmethod
+    def submit(self, chunk: Chunk) -> None:
+        """Queue a chunk; must not block on its execution."""
+
+    @abstractmethod
+    def poll(self, timeout: float) -> list[Outcome]:
+        """Wait up to ``timeout`` seconds for news; return what arrived (maybe nothing)."""
+
+    @abstractmethod
+    def cancel(self, chunk_ids: list[int]) -> None:
+        """Stop these chunks: drop the queued ones, stop the running ones where possible.
+        A later :meth:`poll` still reports records that were finished before."""
+
+    @abstractmethod
+    def shutdown(self) -> None:
+        """Release everything this backend started; idempotent."""
+
+    @property
+    def alive(self) -> bool:
+        """Whether it can still take work (a dead cluster is replaced on the next run)."""
+        return self._started
+
+    @property
+    def dashboard(self) -> str | None:
+        """URL of the backend's own dashboard, if it has one running."""
+        return None
+
+    def describe(self) -> str:
+        where = f" at {self.spec.address}" if self.spec.address else ""
+        return f"{self.spec.name} ({self.workers} workers{where})"

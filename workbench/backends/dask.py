@@ -1,0 +1,144 @@
+"""``dask``: dask.distributed. By default a ``LocalCluster`` of ``workers`` processes with one
+thread each, its scheduler, workers and dashboard bound to 127.0.0.1. With ``address=`` it
+connects to an existing scheduler, which it never shuts down.
+
+Finished futures are pushed into a queue by done-callbacks, so waiting costs nothing per task
+(``as_completed`` adds about 15% on tiny tasks). The function is scattered to every worker once
+per run rather than shipped with each chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+from typing import Any
+
+from .. import capture
+from ..errors import BackendError
+from .base import Backend, Chunk, Outcome
+
+#: Seconds to wait for an existing scheduler given by ``address=``.
+CONNECT_TIMEOUT = 10.0
+
+
+def _run_chunk(key, blob, tasks, items, options):  # noqa: ANN001 - runs on a Dask worker
+    from distributed import get_worker
+
+    return capture.execute(key, blob, tasks, items, options, worker=str(get_worker().address))
+
+
+class DaskBackend(Backend):
+    requires = ("distributed",)
+    extra = "dask"
+    prefetch = 2
+    chunk_target = 0.2
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self._client: Any = None
+        self._cluster: Any = None
+        self._futures: dict[int, Any] = {}
+        self._done: queue.SimpleQueue = queue.SimpleQueue()
+        self._function: Any = None
+        self._n = spec.workers or os.cpu_count() or 1
+
+    @property
+    def workers(self) -> int:
+        return self._n
+
+    def start(self) -> None:
+        from distributed import Client, LocalCluster
+
+        address = self.spec.address
+        if address is not None:
+            try:
+                self._client = Client(address, timeout=self.spec.option(
+                    "timeout", CONNECT_TIMEOUT), set_as_default=False)
+            except (OSError, TimeoutError) as exc:
+                raise BackendError(
+                    f"no Dask scheduler answered at {address} within "
+                    f"{self.spec.option('timeout', CONNECT_TIMEOUT):.0f} s ({exc}): start one "
+                    "with `dask scheduler` and `dask worker ADDRESS`, or check the address"
+                ) from None
+            self._client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+            info = self._client.scheduler_info(n_workers=-1)["workers"]
+            self._n = max(1, sum(w.get("nthreads", 1) for w in info.values()))
+        else:
+            dashboard = self.spec.option("dashboard", True)
+            self._cluster = LocalCluster(
+                n_workers=self.workers, threads_per_worker=1, processes=True,
+                host="127.0.0.1",
+                dashboard_address="127.0.0.1:0" if dashboard else None,
+                silence_logs=logging.ERROR)
+            self._client = Client(self._cluster, set_as_default=False)
+        self._started = True
+
+    @property
+    def alive(self) -> bool:
+        return self._started and self._client is not None and self._client.status == "running"
+
+    @property
+    def dashboard(self) -> str | None:
+        try:
+            return self._client.dashboard_link if self._client is not None else None
+        except Exception:
+            return None
+
+    def prepare(self, key: bytes, function: Any) -> None:
+        self._function = (key, self._client.scatter(function, broadcast=True, hash=False))
+
+    def submit(self, chunk: Chunk) -> None:
+        key, blob = self._function
+        future = self._client.submit(_run_chunk, key, blob, chunk.tasks, chunk.items,
+                                     chunk.options, pure=False, retries=0)
+        self._futures[chunk.id] = future
+        chunk_id = chunk.id
+        future.add_done_callback(lambda _f: self._done.put(chunk_id))
+
+    def poll(self, timeout: float) -> list[Outcome]:
+        ids = []
+        try:
+            ids.append(self._done.get(timeout=timeout))
+            while True:
+                ids.append(self._done.get_nowait())
+        except queue.Empty:
+            pass
+        outcomes = []
+        for chunk_id in ids:
+            future = self._futures.pop(chunk_id, None)
+            if future is None:
+                continue
+            if future.status == "finished":
+                outcomes.append(Outcome(chunk_id, future.result()))
+            else:
+                outcomes.append(Outcome(chunk_id, None, lost=_cause(future)))
+        return outcomes
+
+    def cancel(self, chunk_ids: list[int]) -> None:
+        futures = [self._futures[c] for c in chunk_ids if c in self._futures]
+        if futures:
+            self._client.cancel(futures, force=True)
+
+    def shutdown(self) -> None:
+        self._futures.clear()
+        client, cluster = self._client, self._cluster
+        self._client = self._cluster = None
+        self._started = False
+        if client is not None:
+            client.close()
+        if cluster is not None:  # only a cluster we started: never an existing scheduler
+            cluster.close()
+
+
+def _cause(future: Any) -> str:
+    if future.status == "cancelled":
+        return "cancelled"
+    try:
+        exc = future.exception(timeout=1)
+    except Exception as err:  # noqa: BLE001
+        exc = err
+    name = type(exc).__name__
+    if name == "KilledWorker":
+        return f"worker died (Dask KilledWorker: {exc})"
+    return f"Dask failed to run the chunk: {name}: {exc}"

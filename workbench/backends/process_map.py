@@ -1,0 +1,264 @@
+"""``process_map``: a pool of local worker processes, in the spirit of tqdm's ``process_map``.
+
+workbench keeps its own small pool instead of ``ProcessPoolExecutor`` because it must know
+which worker runs which chunk: records stream back while a chunk runs, a dead worker names the
+chunk it held and is replaced (the pool never turns "broken"), and a chunk that must stop is
+asked to, then its worker is killed and replaced if it does not.
+
+Each worker has its own duplex pipe. A reader thread in the worker empties the pipe at once, so
+the caller never blocks sending a large chunk to a busy worker. Workers ignore SIGINT (Jupyter's
+"Interrupt kernel" signals the whole process group); the caller decides what stops. A worker
+whose caller disappears sees its pipe close and exits.
+
+The default start method is ``forkserver`` where the platform has it (the default from Python
+3.14), else ``spawn``: forking a threaded kernel can deadlock. ``fork`` is available through
+``backend_options={"start_method": "fork"}``. Functions travel by value (cloudpickle), so
+notebook functions, lambdas and closures work under every start method.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import os
+import queue
+import signal
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from .. import capture
+from .base import Backend, Chunk, Outcome
+
+#: Seconds a cancelled chunk may take to stop by itself before its worker is killed.
+CANCEL_GRACE = 1.0
+_START_TIMEOUT = 60.0
+
+
+def _default_start_method() -> str:
+    methods = multiprocessing.get_all_start_methods()
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "worker died"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "unknown signal"
+        return f"worker died: signal {-code} ({name})"
+    return f"worker died: exit code {code}"
+
+
+# --------------------------------------------------------------------------- in the worker
+def _worker_main(conn: multiprocessing.connection.Connection, name: str) -> None:
+    """Entry point of a worker process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    inbox: queue.SimpleQueue = queue.SimpleQueue()
+    cancelled: set[int] = set()
+
+    def read() -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                os._exit(0)  # the caller is gone: nobody will read our results
+            if message[0] == "cancel":
+                cancelled.update(message[1])
+            else:
+                inbox.put(message)
+
+    threading.Thread(target=read, name="workbench-reader", daemon=True).start()
+    conn.send(("ready", os.getpid()))
+    while True:
+        message = inbox.get()
+        if message[0] == "stop":
+            return
+        _, chunk_id, key, blob, tasks, items, options = message
+        if chunk_id in cancelled:
+            conn.send(("done", chunk_id, (name, os.getpid(), capture.HOST, [])))
+            continue
+        result = capture.execute(
+            key, blob, tasks, items, options, worker=name,
+            emit=lambda batch: conn.send(("part", chunk_id, batch)),
+            stop=lambda: chunk_id in cancelled)
+        conn.send(("done", chunk_id, result))
+
+
+# --------------------------------------------------------------------------- in the caller
+class _Worker:
+    __slots__ = ("slot", "name", "process", "conn", "keys", "chunks", "kill_at")
+
+    def __init__(self, slot: int, name: str, process: Any, conn: Any):
+        self.slot = slot
+        self.name = name
+        self.process = process
+        self.conn = conn
+        self.keys: set[bytes] = set()  # functions this worker already has
+        self.chunks: deque[int] = deque()  # chunk ids sent, in order
+        self.kill_at: float | None = None  # deadline of a cancel request
+
+
+class ProcessMapBackend(Backend):
+    streams = True
+    prefetch = 2
+    chunk_target = 0.1
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self._n = spec.workers or os.cpu_count() or 1
+        method = spec.option("start_method", _default_start_method())
+        if method not in multiprocessing.get_all_start_methods():
+            from ..errors import InputError
+
+            raise InputError(f"start_method {method!r} is not available here: choose one of "
+                             f"{', '.join(multiprocessing.get_all_start_methods())}")
+        self._ctx = multiprocessing.get_context(method)
+        if method == "forkserver":
+            # Forks from the server then start with workbench already imported.
+            self._ctx.set_forkserver_preload(["workbench.backends.process_map"])
+        self._workers: list[_Worker] = []
+        self._functions: dict[bytes, bytes] = {}
+        self._spawned = 0
+
+    @property
+    def workers(self) -> int:
+        return self._n
+
+    def pids(self) -> list[int]:
+        """Process ids of the live workers (for resource sampling and leak checks)."""
+        return [w.process.pid for w in self._workers if w.process.pid is not None]
+
+    # ----------------------------------------------------------------- life cycle
+    def _spawn(self, slot: int) -> _Worker:
+        parent, child = self._ctx.Pipe(duplex=True)
+        name = f"proc-{slot}"
+        process = self._ctx.Process(target=_worker_main, args=(child, name),
+                                    name=f"workbench-{name}", daemon=False)
+        process.start()
+        child.close()
+        self._spawned += 1
+        return _Worker(slot, name, process, parent)
+
+    def _await_ready(self, workers: list[_Worker]) -> None:
+        deadline = time.monotonic() + _START_TIMEOUT
+        for w in workers:
+            if not w.conn.poll(max(0.0, deadline - time.monotonic())):
+                raise _start_error(f"worker {w.name} did not start within {_START_TIMEOUT:.0f} s")
+            try:
+                w.conn.recv()
+            except EOFError:
+                w.process.join(1)
+                raise _start_error(f"worker {w.name} failed to start "
+                                   f"({_describe_exit(w.process.exitcode)})") from None
+
+    def start(self) -> None:
+        self._workers = [self._spawn(slot) for slot in range(self._n)]
+        self._await_ready(self._workers)
+        self._started = True
+
+    @property
+    def alive(self) -> bool:
+        return self._started and all(w.process.is_alive() for w in self._workers)
+
+    def _replace(self, w: _Worker) -> None:
+        """Kill ``w`` (if it still runs) and put a fresh worker in its slot."""
+        if w.process.is_alive():
+            w.process.kill()
+        w.process.join(5)
+        w.conn.close()
+        fresh = self._spawn(w.slot)
+        self._workers[w.slot] = fresh
+        self._await_ready([fresh])
+
+    def shutdown(self) -> None:
+        workers, self._workers = self._workers, []
+        for w in workers:
+            try:
+                w.conn.send(("stop",))
+            except (OSError, ValueError):
+                pass
+        deadline = time.monotonic() + 2.0
+        for w in workers:
+            w.process.join(max(0.0, deadline - time.monotonic()))
+            if w.process.is_alive():
+                w.process.kill()
+                w.process.join(5)
+            w.conn.close()
+        self._functions.clear()
+        self._started = False
+
+    # ----------------------------------------------------------------- work
+    def prepare(self, key: bytes, function: Any) -> None:
+        self._functions = {key: function}
+
+    def submit(self, chunk: Chunk) -> None:
+        w = min(self._workers, key=lambda w: len(w.chunks))
+        blob = None if chunk.key in w.keys else self._functions[chunk.key]
+        w.conn.send(("run", chunk.id, chunk.key, blob, chunk.tasks, chunk.items, chunk.options))
+        w.keys.add(chunk.key)
+        w.chunks.append(chunk.id)
+
+    def poll(self, timeout: float) -> list[Outcome]:
+        waitables: list[Any] = [w.conn for w in self._workers]
+        waitables += [w.process.sentinel for w in self._workers]
+        if any(w.kill_at is not None for w in self._workers):
+            timeout = min(timeout, 0.05)
+        ready = set(multiprocessing.connection.wait(waitables, timeout))
+        outcomes: list[Outcome] = []
+        for w in list(self._workers):
+            if w.conn in ready or w.process.sentinel in ready:
+                outcomes += self._receive(w)
+            if not w.process.is_alive() or (w.kill_at is not None
+                                            and time.monotonic() > w.kill_at):
+                outcomes += self._lose(w)
+        return outcomes
+
+    def _receive(self, w: _Worker) -> list[Outcome]:
+        outcomes = []
+        try:
+            while w.conn.poll():
+                kind, chunk_id, result = w.conn.recv()
+                done = kind == "done"
+                outcomes.append(Outcome(chunk_id, result, done=done))
+                if done and w.chunks and w.chunks[0] == chunk_id:
+                    w.chunks.popleft()
+                    if not w.chunks:
+                        w.kill_at = None
+        except (EOFError, OSError):
+            pass  # the worker died; _lose() reports its chunks
+        return outcomes
+
+    def _lose(self, w: _Worker) -> list[Outcome]:
+        """``w`` died or would not stop: its chunks are over; replace it."""
+        stopped = w.process.is_alive()  # still running: we kill it (a cancel that timed out)
+        if stopped:
+            cause = "stopped: the worker did not stop in time and was killed"
+        else:
+            w.process.join(1)
+            cause = _describe_exit(w.process.exitcode)
+        outcomes = [Outcome(chunk_id, None, done=True, lost=cause) for chunk_id in w.chunks]
+        w.chunks.clear()
+        self._replace(w)
+        return outcomes
+
+    def cancel(self, chunk_ids: list[int]) -> None:
+        ids = set(chunk_ids)
+        deadline = time.monotonic() + CANCEL_GRACE
+        for w in self._workers:
+            mine = [c for c in w.chunks if c in ids]
+            if mine:
+                try:
+                    w.conn.send(("cancel", mine))
+                except (OSError, ValueError):
+                    continue
+                w.kill_at = deadline
+
+
+def _start_error(message: str):
+    from ..errors import BackendError
+
+    return BackendError(f"process_map: {message}")

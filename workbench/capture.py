@@ -1,0 +1,352 @@
+"""The only workbench code that runs inside workers: call the function on each item of a chunk
+and turn everything about the call into plain data.
+
+For each item it times the call, captures ``print`` / ``sys.stdout`` / ``sys.stderr``, the
+``logging`` module and ``warnings`` into that task's own buffer, and turns an exception into its
+type name, message and traceback text. Capture is keyed by a :class:`contextvars.ContextVar`, so
+two tasks running at once in two threads of one worker (a Dask worker with several threads)
+never see each other's output; output written outside a task goes to the original streams.
+
+This module imports only the standard library at import time: it is imported by every worker.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import pickle
+import socket
+import sys
+import threading
+import time
+import traceback
+import warnings
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Callable
+
+#: Default cap on what one task may write (stdout + stderr + logs + warnings), in characters.
+MAX_OUTPUT = 1 << 20
+#: Default cap on the number of ``logging`` records kept per task.
+MAX_LOG_RECORDS = 10_000
+#: How often (seconds) a streaming worker sends the records it has finished.
+FLUSH_INTERVAL = 0.05
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """How the worker runs each item; the same for every chunk of a run."""
+
+    star: bool = False
+    seed: int = 0
+    encode: bool = True  # pickle values and exceptions (False only in the caller's own process)
+    max_output: int = MAX_OUTPUT
+    capture_level: int = logging.INFO
+
+
+# --------------------------------------------------------------------------- task context
+class TaskContext:
+    """What the code of one running task can ask about itself (see :func:`current_task`)."""
+
+    __slots__ = ("index", "attempt", "seed", "output", "logs", "warnings", "_size", "_limit",
+                 "_dropped")
+
+    def __init__(self, index: int, attempt: int, seed: int, limit: int):
+        self.index = index
+        self.attempt = attempt
+        self.seed = seed
+        self.output: list[tuple[str, str]] = []
+        self.logs: list[tuple[str, str, str, float]] = []
+        self.warnings: list[tuple[str, str, str, int]] = []
+        self._size = 0
+        self._limit = limit
+        self._dropped = 0
+
+    def write(self, stream: str, text: str) -> None:
+        room = self._limit - self._size
+        if len(text) > room:
+            self._dropped += len(text) - max(room, 0)
+            text = text[: max(room, 0)]
+        if not text:
+            return
+        self._size += len(text)
+        out = self.output
+        if out and out[-1][0] == stream:  # coalesce consecutive writes to one stream
+            out[-1] = (stream, out[-1][1] + text)
+        else:
+            out.append((stream, text))
+
+    def finish_output(self) -> tuple[tuple[str, str], ...]:
+        if self._dropped:
+            self.output.append(
+                ("stderr", f"\n[workbench: output truncated, {self._dropped} more characters "
+                           f"dropped (limit {self._limit})]\n"))
+        return tuple(self.output)
+
+    def __repr__(self) -> str:
+        return f"<TaskContext index={self.index} attempt={self.attempt}>"
+
+
+_current: ContextVar[TaskContext | None] = ContextVar("workbench_task", default=None)
+
+
+def current_task() -> TaskContext | None:
+    """The task running in this thread, or ``None`` outside a workbench task."""
+    return _current.get()
+
+
+# --------------------------------------------------------------------------- stream capture
+class _TaskStream(io.TextIOBase):
+    """Replaces ``sys.stdout`` / ``sys.stderr``: a task's writes go to its own buffer."""
+
+    def __init__(self, name: str, original: Any):
+        self._name = name
+        self._original = original
+
+    def write(self, text: str) -> int:
+        ctx = _current.get()
+        if ctx is None:
+            return self._original.write(text)
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        ctx.write(self._name, text)
+        return len(text)
+
+    def flush(self) -> None:
+        if _current.get() is None:
+            self._original.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    def __getattr__(self, name: str) -> Any:  # encoding, errors, fileno, buffer, ...
+        return getattr(self._original, name)
+
+
+class _TaskLogHandler(logging.Handler):
+    """Root-logger handler that keeps a running task's log records in that task's buffer."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        ctx = _current.get()
+        if ctx is None or len(ctx.logs) >= MAX_LOG_RECORDS:
+            return
+        try:
+            message = record.getMessage()
+        except Exception as exc:  # a bad format string must not kill the task
+            message = f"{record.msg!r} (could not format: {exc})"
+        if record.exc_info and record.exc_info[0] is not None:
+            message += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
+        ctx.logs.append((record.levelname, record.name, message, record.created))
+        ctx.write("log", f"{record.levelname}:{record.name}:{message}\n")
+
+
+class _Capture:
+    """Process-wide hooks, installed once per worker process (and for a run in the caller)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved: tuple[Any, ...] = ()
+        self._handler = _TaskLogHandler(level=logging.NOTSET)
+
+    def install(self, level: int = logging.INFO) -> None:
+        with self._lock:
+            self._users += 1
+            if self._users > 1:
+                return
+            root = logging.getLogger()
+            self._saved = (sys.stdout, sys.stderr, warnings.showwarning, root.level)
+            sys.stdout = _TaskStream("stdout", sys.stdout)
+            sys.stderr = _TaskStream("stderr", sys.stderr)
+            warnings.showwarning = _show_warning
+            root.addHandler(self._handler)
+            if root.level > level or root.level == logging.NOTSET:
+                root.setLevel(level)
+
+    def uninstall(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users > 0 or not self._saved:
+                return
+            stdout, stderr, showwarning, level = self._saved
+            # Put back only what is still ours: the user may have replaced it meanwhile.
+            if isinstance(sys.stdout, _TaskStream):
+                sys.stdout = stdout
+            if isinstance(sys.stderr, _TaskStream):
+                sys.stderr = stderr
+            if warnings.showwarning is _show_warning:
+                warnings.showwarning = showwarning
+            root = logging.getLogger()
+            root.removeHandler(self._handler)
+            root.setLevel(level)
+            self._saved = ()
+
+
+_capture = _Capture()
+_original_showwarning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+    ctx = _current.get()
+    if ctx is None:
+        return _original_showwarning(message, category, filename, lineno, file, line)
+    ctx.warnings.append((category.__name__, str(message), str(filename), int(lineno)))
+    ctx.write("warning", warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def install_capture(level: int = logging.INFO) -> None:
+    """Install the capture hooks in this process (reference counted)."""
+    _capture.install(level)
+
+
+def uninstall_capture() -> None:
+    _capture.uninstall()
+
+
+# --------------------------------------------------------------------------- seeds
+def task_seed_sequence():  # -> numpy.random.SeedSequence
+    """The :class:`numpy.random.SeedSequence` of the running task.
+
+    It is derived from the run's ``seed`` and the item's index only, so the same item gets the
+    same random numbers on every backend, chunk size and attempt. Outside a task it is the
+    sequence of the run seed 0 with no index.
+    """
+    import numpy as np
+
+    ctx = _current.get()
+    if ctx is None:
+        return np.random.SeedSequence(0)
+    return np.random.SeedSequence(ctx.seed, spawn_key=(ctx.index,))
+
+
+def task_rng():  # -> numpy.random.Generator
+    """A :class:`numpy.random.Generator` seeded for the running task (see :func:`task_seed_sequence`).
+
+    Examples
+    --------
+    >>> def calc_chunk(n):
+    ...     xy = workbench.task_rng().random((n, 2))
+    ...     return int(((xy ** 2).sum(axis=1) <= 1).sum())
+    """
+    import numpy as np
+
+    return np.random.default_rng(task_seed_sequence())
+
+
+# --------------------------------------------------------------------------- running tasks
+_functions: dict[bytes, Callable[..., Any]] = {}
+HOST = socket.gethostname()
+_reset_warning_registries = getattr(warnings, "_filters_mutated", None)
+
+
+def load_function(key: bytes, blob: bytes | None) -> Callable[..., Any]:
+    """The function for ``key``: unpickled from ``blob`` once per process, then cached."""
+    fn = _functions.get(key)
+    if fn is None:
+        if blob is None:
+            raise LookupError("the function was not sent to this worker")
+        fn = pickle.loads(blob)
+        if len(_functions) >= 16:
+            _functions.pop(next(iter(_functions)))
+        _functions[key] = fn
+    return fn
+
+
+def _error_tuple(exc: BaseException, encode: bool, skip_frames: int = 1):
+    tb = exc.__traceback__
+    for _ in range(skip_frames):  # hide workbench's own frames
+        if tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+    text = "".join(traceback.format_exception(type(exc), exc, tb))
+    payload: Any = exc
+    if encode:
+        try:
+            payload = pickle.dumps(exc)
+            pickle.loads(payload)  # it must also come back to life in the caller
+        except Exception:
+            payload = None
+    exc.__traceback__ = None  # do not keep frames (and their locals) alive in the caller
+    return (type(exc).__name__, str(exc), text, payload)
+
+
+def _encode_value(value: Any) -> bytes:
+    try:
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        import cloudpickle  # lambdas, local classes, ...
+
+        return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def run_task(fn: Callable[..., Any], index: int, attempt: int, item: Any,
+             options: TaskOptions) -> tuple:
+    """Run one item; return its raw record (see :func:`workbench.engine.decode`)."""
+    ctx = TaskContext(index, attempt, options.seed, options.max_output)
+    token = _current.set(ctx)
+    if _reset_warning_registries is not None:
+        _reset_warning_registries()  # each task sees its warnings as a fresh process would
+    status, value, error = "ok", None, None
+    start = time.time()
+    try:
+        value = fn(*item) if options.star else fn(item)
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes data
+        if isinstance(exc, KeyboardInterrupt) and not options.encode:
+            raise  # in the caller's own process, Ctrl-C must stop the run
+        status, error = "error", _error_tuple(exc, options.encode)
+    end = time.time()
+    _current.reset(token)
+    if status == "ok" and options.encode:
+        try:
+            value = _encode_value(value)
+        except Exception as exc:
+            status, value = "error", None
+            error = (
+                "UnpicklableResult",
+                f"the result of task {index} ({type(value).__name__}) cannot be sent back "
+                f"from the worker: {exc}. Return plain data (numbers, strings, lists, dicts, "
+                "arrays) instead.",
+                "", None)
+    return (index, status, value, error, ctx.finish_output(), tuple(ctx.logs),
+            tuple(ctx.warnings), start, end, attempt)
+
+
+def execute(key: bytes, blob: bytes | None, tasks: list[tuple[int, int]], items: Any,
+            options: TaskOptions, worker: str,
+            emit: Callable[[tuple], None] | None = None,
+            stop: Callable[[], bool] | None = None) -> tuple:
+    """Run a chunk: ``tasks`` lists ``(index, attempt)``, ``items`` the items (or their pickle).
+
+    Returns ``(worker, pid, host, [raw records])``. With ``emit``, finished records are also
+    handed to it every :data:`FLUSH_INTERVAL` seconds, and the return holds the rest. When
+    ``stop()`` turns true the remaining items are skipped (they get no record).
+    """
+    pid = os.getpid()
+    install_capture(options.capture_level)
+    try:
+        try:
+            if isinstance(items, bytes):
+                items = pickle.loads(items)
+            fn = load_function(key, blob)
+        except BaseException as exc:  # noqa: BLE001 - reported on every item of the chunk
+            kind, message, text, payload = _error_tuple(exc, options.encode, skip_frames=0)
+            err = (kind, f"could not load the function or its items in the worker: "
+                         f"{kind}: {message}", text, payload)
+            now = time.time()
+            return (worker, pid, HOST,
+                    [(i, "error", None, err, (), (), (), now, now, a) for i, a in tasks])
+        done: list[tuple] = []
+        last = time.monotonic()
+        for (index, attempt), item in zip(tasks, items):
+            if stop is not None and stop():
+                break
+            done.append(run_task(fn, index, attempt, item, options))
+            if emit is not None and time.monotonic() - last > FLUSH_INTERVAL:
+                emit((worker, pid, HOST, done))
+                done, last = [], time.monotonic()
+        return (worker, pid, HOST, done)
+    finally:
+        uninstall_capture()

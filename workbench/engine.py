@@ -1,0 +1,290 @@
+"""The run loop: check the input, start (or reuse) the backend, hand out chunks, turn what
+comes back into records, tell the observers, and return the :class:`~workbench.run.Run`.
+
+Everything here happens in the caller's thread; only :mod:`workbench.capture` runs in workers.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any, Callable, Iterable, Sequence
+
+from . import backends
+from .capture import TaskOptions
+from .config import NOT_GIVEN, resolve
+from .errors import InputError, Interrupted
+from .events import BackendReady, Observer, RunFinished, RunStarted, TasksFinished
+from .payload import decode, encode_function, encode_items, function_name, unpicklable_item_record
+from .plan import Planner, check_chunksize, check_workers, materialize
+from .records import CANCELLED, ERROR, LOST, TaskError, TaskRecord
+from .run import Run, RunSpec
+
+#: Longest the loop waits for news before checking for a cancel request.
+POLL_INTERVAL = 0.1
+#: Longest a cancelled run waits for its running chunks to report.
+CANCEL_TIMEOUT = 5.0
+
+_last_run: Run | None = None
+
+
+def last_run() -> Run | None:
+    """The most recent Run started in this process (also one that was interrupted)."""
+    return _last_run
+
+
+def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVEN,
+        workers: int | None = NOT_GIVEN, chunksize: int | str = NOT_GIVEN,
+        star: bool = False, seed: int | None = NOT_GIVEN, retries: int = NOT_GIVEN,
+        address: str | None = NOT_GIVEN, backend_options: dict[str, Any] | None = NOT_GIVEN,
+        view: Any = NOT_GIVEN, observers: Sequence[Observer] = ()) -> Run:
+    """Run ``fn`` on every item and return a :class:`Run` with one record per item.
+
+    Parameters
+    ----------
+    fn : the function; called as ``fn(item)`` (or ``fn(*item)`` with ``star=True``).
+    items : any finite iterable: list, range, generator, numpy array, pandas Series, ...
+    backend : ``"serial"`` (default), ``"process_map"``, ``"dask"`` or ``"ray"``.
+    workers : tasks at once; ``None`` means all cores (or the cluster's workers).
+    chunksize : items sent together; ``"auto"`` sizes chunks from measured task durations.
+    star : call ``fn(*item)``, for items that are argument tuples.
+    seed : root of the per-task seeds read by :func:`workbench.task_rng` (``None``: fresh).
+    retries : re-run a task that failed or whose worker died up to this many times.
+    address : connect to an existing Dask scheduler or Ray cluster instead of starting one.
+    backend_options : backend specific settings, e.g. ``{"start_method": "spawn"}`` for
+        ``process_map`` or ``{"dashboard": True}`` for ``ray``.
+    view : ``"auto"``, ``"text"`` (a tqdm bar), ``"none"``, or an observer callable.
+    observers : more callables that receive the run's events.
+
+    Examples
+    --------
+    >>> run = workbench.run(str.upper, ["a", "b"], backend="process_map", workers=2)
+    >>> run.results
+    ['A', 'B']
+    """
+    if not callable(fn):
+        raise InputError(f"fn must be a function, got {type(fn).__name__} {fn!r:.40}: "
+                         "pass the function itself, e.g. run(process, items)")
+    settings = {
+        "backend": resolve("backend", backend),
+        "workers": check_workers(resolve("workers", workers)),
+        "chunksize": check_chunksize(resolve("chunksize", chunksize)),
+        "star": bool(star),
+        "seed": resolve("seed", seed),
+        "retries": resolve("retries", retries),
+        "address": resolve("address", address),
+        "backend_options": resolve("backend_options", backend_options) or {},
+        "view": resolve("view", view),
+        "observers": tuple(observers),
+    }
+    _check_settings(settings)
+    backends.backend_class(settings["backend"])  # unknown or missing backend: fail before work
+    return execute(fn, dict(enumerate(materialize(items))), settings)
+
+
+def _check_settings(settings: dict[str, Any]) -> None:
+    retries = settings["retries"]
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise InputError(f"retries must be a whole number >= 0, got {retries!r}")
+    seed = settings["seed"]
+    if seed is None:
+        import numpy as np
+
+        settings["seed"] = int(np.random.SeedSequence().entropy)
+    elif isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(f"seed must be a whole number >= 0 or None, got {seed!r}")
+    address = settings["address"]
+    if address is not None and settings["backend"] not in ("dask", "ray"):
+        raise InputError(f"address= is for the dask and ray backends, not "
+                         f"{settings['backend']!r}: add backend='dask' or backend='ray'")
+    if not isinstance(settings["backend_options"], dict):
+        raise InputError("backend_options must be a dict, e.g. {'start_method': 'spawn'}")
+
+
+def execute(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, Any]) -> Run:
+    """Run ``fn`` over ``items`` (index -> item) with checked ``settings``."""
+    global _last_run
+    name = settings["backend"]
+    cls = backends.backend_class(name)
+    key, function = (b"local", fn) if cls.local else encode_function(fn)
+    spec = backends.BackendSpec(name, settings["workers"], settings["address"],
+                                tuple(sorted(settings["backend_options"].items())))
+    run = Run(RunSpec(fn, items, settings), function_name(fn), name, settings["workers"],
+              settings["seed"], settings["chunksize"])
+    _last_run = run
+    from .views import make_view
+
+    observers = [o for o in (make_view(settings["view"]), *settings["observers"]) if o]
+    notify = _Notifier(observers)
+    notify(RunStarted(run))
+    try:
+        backend, run.startup_time = backends.acquire(spec)
+    except BaseException:
+        run.state = "failed"
+        notify(RunFinished(run))
+        raise
+    run.workers = backend.workers
+    run.dashboard = backend.dashboard
+    run.state = "running"
+    notify(BackendReady(run))
+    _Loop(run, backend, key, function, items, settings, notify).go()
+    return run
+
+
+class _Notifier:
+    """Calls observers; one that raises is reported once and then left out."""
+
+    def __init__(self, observers: list[Observer]):
+        self._observers = observers
+
+    def __call__(self, event: Any) -> None:
+        for observer in list(self._observers):
+            try:
+                observer(event)
+            except Exception as exc:  # a broken view must not break the run
+                self._observers.remove(observer)
+                warnings.warn(f"workbench: observer {observer!r} failed and was removed: "
+                              f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
+
+
+class _Loop:
+    """One run's dispatch loop. Keeps chunks in flight, collects records, retries, cancels."""
+
+    def __init__(self, run: Run, backend: backends.Backend, key: bytes, function: Any,
+                 items: dict[int, Any], settings: dict[str, Any], notify: _Notifier):
+        self.run, self.backend, self.key, self.items, self.notify = run, backend, key, items, notify
+        self.retries = settings["retries"]
+        self.options = TaskOptions(star=settings["star"], seed=settings["seed"],
+                                   encode=not backend.local)
+        self.planner = Planner(((i, 1) for i in items), backend.workers,
+                               settings["chunksize"], backend.chunk_target)
+        self.in_flight: dict[int, tuple[list[tuple[int, int]], float]] = {}
+        self.reported: set[tuple[int, int]] = set()
+        self.next_id = 0
+        self._stopping = False
+        backend.prepare(key, function)
+
+    # ----------------------------------------------------------------- main loop
+    def go(self) -> None:
+        run = self.run
+        began = time.perf_counter()
+        run.started_at = time.time()
+        interrupted = False
+        try:
+            while True:
+                if run.cancel_requested:
+                    break
+                self._fill()
+                if not self.in_flight and not len(self.planner):
+                    break
+                self._handle(self.backend.poll(POLL_INTERVAL))
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            stopping = interrupted or run.cancel_requested
+            if stopping or self.in_flight:  # also an unexpected error: leave nothing running
+                self._stop()
+            run.wall_time = time.perf_counter() - began
+            run.state = "interrupted" if interrupted else (
+                "cancelled" if stopping else "finished")
+            self.notify(RunFinished(run))
+        if interrupted:
+            raise Interrupted(run)
+
+    def _fill(self) -> None:
+        capacity = self.backend.workers * self.backend.prefetch
+        while len(self.in_flight) < capacity and len(self.planner):
+            tasks = self.planner.next_chunk()
+            items = [self.items[i] for i, _ in tasks]
+            if not self.backend.local:
+                items, bad = encode_items(items)
+                if bad:
+                    records = []
+                    for pos, reason in reversed(bad):
+                        index, attempt = tasks.pop(pos)
+                        records.append(unpicklable_item_record(
+                            index, attempt, self.items[index], reason))
+                    self._finish(records[::-1])
+                    if not tasks:
+                        continue
+            chunk = backends.Chunk(self.next_id, tasks, items, self.key, self.options,
+                                   time.time())
+            self.backend.submit(chunk)
+            self.in_flight[chunk.id] = (tasks, chunk.submitted)
+            self.run.chunk_sizes.append(len(tasks))
+            self.next_id += 1
+
+    def _handle(self, outcomes: list[backends.Outcome]) -> list[TaskRecord]:
+        finished: list[TaskRecord] = []
+        for outcome in outcomes:
+            entry = self.in_flight.get(outcome.chunk_id)
+            if entry is None:
+                continue
+            tasks, submitted = entry
+            if outcome.result is not None:
+                worker, pid, host, raws = outcome.result
+                received = time.time()
+                for raw in raws:
+                    record = decode(raw, worker, pid, host, submitted, received,
+                                    not self.backend.local)
+                    self.reported.add((record.index, record.attempt))
+                    self.planner.observe(record.duration)
+                    finished.append(record)
+            if outcome.done:
+                del self.in_flight[outcome.chunk_id]
+                missing = [t for t in tasks if t not in self.reported]
+                finished += self._missing(missing, outcome.lost, submitted)
+                self.reported.difference_update(tasks)
+        self._finish(finished)
+        return finished
+
+    def _missing(self, tasks: list[tuple[int, int]], lost: str | None,
+                 submitted: float) -> list[TaskRecord]:
+        """Records for the tasks of a finished chunk that never reported."""
+        now = time.time()
+        if self.run.cancel_requested or self._stopping:
+            status, error = CANCELLED, TaskError("Cancelled", "the run was stopped", "")
+        elif lost is not None:
+            status, error = LOST, TaskError("WorkerLost", lost, "")
+        else:
+            status, error = LOST, TaskError("WorkerLost", "the worker returned no record", "")
+        return [TaskRecord(index=i, status=status, error=error, attempt=a,
+                           submitted=submitted, received=now) for i, a in tasks]
+
+    def _finish(self, records: list[TaskRecord]) -> None:
+        if not records:
+            return
+        for record in records:
+            if (record.status in (ERROR, LOST) and record.attempt <= self.retries
+                    and not self._stopping and not self.run.cancel_requested
+                    and record.error is not None
+                    and record.error.type not in ("UnpicklableItem",)):
+                self.planner.requeue(record.index, record.attempt + 1)
+            self.run.collect(record)
+        self.notify(TasksFinished(self.run, tuple(records)))
+
+    # ----------------------------------------------------------------- stopping
+    def _stop(self) -> None:
+        """Cancel what is queued and running; keep every record that made it back."""
+        self._stopping = True
+        queued = self.planner.drain()
+        now = time.time()
+        self._finish([TaskRecord(index=i, status=CANCELLED, attempt=a, submitted=None,
+                                 received=now,
+                                 error=TaskError("Cancelled", "the run was stopped before "
+                                                 "this task started", ""))
+                      for i, a in queued])
+        if not self.in_flight:
+            return
+        self.backend.cancel(list(self.in_flight))
+        deadline = time.monotonic() + CANCEL_TIMEOUT
+        while self.in_flight and time.monotonic() < deadline:
+            try:
+                self._handle(self.backend.poll(POLL_INTERVAL))
+            except KeyboardInterrupt:
+                break  # a second Ctrl-C: stop waiting
+        leftovers = [t for tasks, _ in self.in_flight.values() for t in tasks
+                     if t not in self.reported]
+        self.in_flight.clear()
+        self._finish(self._missing(leftovers, None, now))
+

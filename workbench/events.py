@@ -1,0 +1,47 @@
+"""What the engine tells views while a run goes. Views consume these; they never touch backends.
+
+An observer is any callable taking one event. Events are delivered in the thread that called
+:func:`workbench.run` (in a notebook: the cell's thread), never from a background thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Union
+
+if TYPE_CHECKING:
+    from .records import TaskRecord
+    from .run import Run
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """The run exists and knows its items; its backend may still be starting."""
+
+    run: Run
+
+
+@dataclass(frozen=True)
+class BackendReady:
+    """The backend is up (``run.startup_time`` is known) and tasks are being submitted."""
+
+    run: Run
+
+
+@dataclass(frozen=True)
+class TasksFinished:
+    """Some tasks have final (or retried) records."""
+
+    run: Run
+    records: tuple[TaskRecord, ...]
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """Every task has a final record (``ok``, ``error``, ``lost`` or ``cancelled``)."""
+
+    run: Run
+
+
+Event = Union[RunStarted, BackendReady, TasksFinished, RunFinished]
+Observer = Callable[[Event], None]

@@ -1,0 +1,120 @@
+"""From the user's items to chunks: index every item, then hand out chunks whose size follows
+the measured task duration (large while much is left, small near the end)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import operator
+from collections import deque
+from typing import Any, Iterable
+
+from .errors import InputError
+
+#: Types that iterate forever: ``list()`` on them would hang the caller.
+_ENDLESS = (itertools.count, itertools.cycle, itertools.repeat)
+
+
+def materialize(items: Iterable[Any]) -> list[Any]:
+    """The items as a list, in input order (a generator is consumed once, here)."""
+    if isinstance(items, (str, bytes)):
+        raise InputError(
+            f"items is a {type(items).__name__} ({items[:20]!r}); pass a list of items such as "
+            f"[{items[:20]!r}], or list(...) of it to map over its characters")
+    if isinstance(items, dict):
+        return list(items)  # its keys, as iterating a dict gives
+    if isinstance(items, _ENDLESS) and operator.length_hint(items, -1) < 0:
+        raise InputError(f"items is an endless {type(items).__name__}: give a finite iterable, "
+                         "for example itertools.islice(items, 1000)")
+    if hasattr(items, "shape") and getattr(items, "ndim", 1) == 0:
+        raise InputError("items is a 0-d array; pass an array with at least one dimension")
+    try:
+        iterator = iter(items)
+    except TypeError:
+        raise InputError(
+            f"items must be iterable, got {type(items).__name__} {_short(items)}: pass a list, "
+            "range, generator, numpy array or pandas Series, e.g. range(10)") from None
+    return list(iterator)
+
+
+def check_workers(workers: Any) -> int | None:
+    """``workers`` as a positive int (or ``None`` for "all cores")."""
+    if workers is None:
+        return None
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        try:
+            import numpy as np
+
+            if isinstance(workers, np.integer):
+                return check_workers(int(workers))
+        except ImportError:  # pragma: no cover
+            pass
+        raise InputError(f"workers must be a whole number, got {type(workers).__name__} "
+                         f"{workers!r}: pass e.g. workers=2, or workers=None for all cores")
+    if workers < 1:
+        raise InputError(f"workers must be at least 1, got {workers}: pass e.g. workers=2, "
+                         "or workers=None for all cores")
+    return workers
+
+
+def check_chunksize(chunksize: Any) -> int | str:
+    if chunksize == "auto":
+        return "auto"
+    if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
+        raise InputError(f"chunksize must be 'auto' or a whole number >= 1, got {chunksize!r}")
+    return chunksize
+
+
+def _short(obj: Any) -> str:
+    text = repr(obj)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class Planner:
+    """Hands out the next chunk of ``(index, attempt)`` tasks.
+
+    With ``chunksize="auto"`` the first chunks hold one item each; once durations are known a
+    chunk holds about ``target`` seconds of work, but never more than a ``1 / (2 * workers)``
+    share of what is left, so the last chunks are small and no worker idles at the end while
+    another works through a big final chunk.
+    """
+
+    def __init__(self, tasks: Iterable[tuple[int, int]], workers: int, chunksize: int | str,
+                 target: float = 0.1):
+        self._queue: deque[tuple[int, int]] = deque(tasks)
+        self._workers = max(1, workers)
+        self._fixed = None if chunksize == "auto" else int(chunksize)
+        self._target = target
+        self._observed = 0
+        self._busy = 0.0
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def observe(self, duration: float | None) -> None:
+        if duration is not None:
+            self._observed += 1
+            self._busy += max(duration, 0.0)
+
+    def requeue(self, index: int, attempt: int) -> None:
+        self._queue.append((index, attempt))
+
+    def size(self) -> int:
+        """How many items the next chunk takes."""
+        if self._fixed is not None:
+            return self._fixed
+        if not self._observed:
+            return 1
+        per_item = max(self._busy / self._observed, 1e-7)
+        by_time = int(self._target / per_item)
+        fair_share = math.ceil(len(self._queue) / (2 * self._workers))
+        return max(1, min(by_time, fair_share))
+
+    def next_chunk(self) -> list[tuple[int, int]]:
+        size = min(self.size(), len(self._queue))
+        return [self._queue.popleft() for _ in range(size)]
+
+    def drain(self) -> list[tuple[int, int]]:
+        rest = list(self._queue)
+        self._queue.clear()
+        return rest

@@ -1,0 +1,212 @@
+"""``Run``: every task's record, in input order, and the numbers derived from them.
+
+Nothing here is stored twice: wall time, serial time and speed-up are computed from the
+records and two clock readings, so every number a view shows can be recomputed from the Run.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from .errors import TaskErrors
+from .records import ERROR, LOST, OK, STATUSES, Failed, TaskRecord
+
+#: Tracebacks shown in full by :meth:`Run.raise_for_errors`; the rest are counted.
+MAX_TRACEBACKS = 3
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What is needed to run the same function again (for :meth:`Run.rerun_failed`)."""
+
+    fn: Callable[..., Any]
+    items: dict[int, Any]  # index -> item
+    settings: dict[str, Any]
+
+
+class Logs:
+    """``run.logs[i]``: what task ``i`` printed and logged, interleaved as it happened."""
+
+    def __init__(self, run: Run):
+        self._run = run
+
+    def __getitem__(self, index: int) -> str:
+        return self._run.task(index).text
+
+    def __len__(self) -> int:
+        return len(self._run)
+
+    def __iter__(self) -> Iterator[str]:
+        return (r.text for r in self._run.tasks)
+
+    def __repr__(self) -> str:
+        chatty = sum(1 for r in self._run.tasks if r.output)
+        return f"<Logs of {len(self)} tasks, {chatty} with output; run.logs[i] for task i>"
+
+
+class Run:
+    """The outcome of :func:`workbench.run`: one :class:`TaskRecord` per item, in input order.
+
+    Attributes
+    ----------
+    fn_name, backend, workers : what ran, where, and how many at once.
+    state : ``"starting"``, ``"running"``, ``"finished"``, ``"cancelled"`` or ``"interrupted"``.
+    startup_time : seconds spent starting the backend for this run (0 when it was warm).
+    wall_time : seconds from the first submission to the last record (start-up excluded).
+    history : every superseded attempt of a retried task.
+    chunk_sizes : the size of each chunk sent, in order (shows what ``chunksize="auto"`` chose).
+    """
+
+    def __init__(self, spec: RunSpec, fn_name: str, backend: str, workers: int | None,
+                 seed: int, chunksize: int | str):
+        self.spec = spec
+        self.fn_name = fn_name
+        self.backend = backend
+        self.workers = workers
+        self.seed = seed
+        self.chunksize = chunksize
+        self.indices: list[int] = list(spec.items)
+        self.state = "starting"
+        self.startup_time = 0.0
+        self.wall_time = 0.0
+        self.started_at: float | None = None  # time.time() of the first submission
+        self.dashboard: str | None = None
+        self.history: list[TaskRecord] = []
+        self.chunk_sizes: list[int] = []
+        self._records: dict[int, TaskRecord] = {}
+        self._counts = dict.fromkeys(STATUSES, 0)
+        self._cancel = threading.Event()
+        self.logs = Logs(self)
+
+    # ----------------------------------------------------------------- filled by the engine
+    def collect(self, record: TaskRecord) -> None:
+        old = self._records.get(record.index)
+        if old is not None:
+            self._counts[old.status] -= 1
+            self.history.append(old)
+        self._records[record.index] = record
+        self._counts[record.status] += 1
+
+    # ----------------------------------------------------------------- control
+    def cancel(self) -> None:
+        """Ask the run to stop: queued tasks become ``cancelled``, running ones are stopped,
+        finished ones are kept. Safe to call from any thread (a Stop button)."""
+        self._cancel.set()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
+    # ----------------------------------------------------------------- records
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def task(self, index: int) -> TaskRecord:
+        """The record of the item at input position ``index``."""
+        try:
+            return self._records[index]
+        except KeyError:
+            if index not in self.spec.items:
+                raise KeyError(f"this run has no task {index}") from None
+            raise KeyError(f"task {index} has not finished yet") from None
+
+    @property
+    def tasks(self) -> list[TaskRecord]:
+        """One record per finished task, in input order."""
+        return [self._records[i] for i in self.indices if i in self._records]
+
+    @property
+    def results(self) -> list[Any]:
+        """Return values in input order; a task that failed holds a :class:`Failed`."""
+        out = []
+        for i in self.indices:
+            r = self._records.get(i)
+            if r is None:
+                out.append(Failed(i, "pending", None))
+            elif r.status == OK:
+                out.append(r.value)
+            else:
+                out.append(Failed(i, r.status, r.error))
+        return out
+
+    @property
+    def errors(self) -> list[TaskRecord]:
+        """Records of the tasks that failed (``error`` or ``lost``), in input order."""
+        return [r for r in self.tasks if r.status in (ERROR, LOST)]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Tasks per status, plus ``pending`` (not finished yet)."""
+        return {**self._counts, "pending": len(self) - len(self._records)}
+
+    @property
+    def done(self) -> int:
+        return len(self._records)
+
+    @property
+    def ok(self) -> bool:
+        """Every task finished with a value."""
+        return self._counts[OK] == len(self)
+
+    # ----------------------------------------------------------------- derived timings
+    @property
+    def serial_time(self) -> float:
+        """Sum of the task durations: about what a serial loop would have taken."""
+        return sum(r.duration or 0.0 for r in self._records.values())
+
+    @property
+    def speedup(self) -> float | None:
+        """``serial_time / wall_time``: how much the parallelism paid off (start-up excluded)."""
+        return self.serial_time / self.wall_time if self.wall_time > 0 else None
+
+    @property
+    def efficiency(self) -> float | None:
+        """Speed-up per worker (1.0 is perfect)."""
+        s = self.speedup
+        return s / self.workers if s is not None and self.workers else None
+
+    # ----------------------------------------------------------------- errors at the edge
+    def raise_for_errors(self) -> None:
+        """Raise one :class:`TaskErrors` describing every failed task (a few tracebacks in
+        full); do nothing if none failed."""
+        errors = self.errors
+        if not errors:
+            return
+        head = f"{len(errors)} of {len(self)} tasks failed in {self.fn_name} on {self.backend}"
+        lines = [head + ":"]
+        lines += [f"  task {r.index}: {r.status}: {r.error}" for r in errors[:20]]
+        if len(errors) > 20:
+            lines.append(f"  ... and {len(errors) - 20} more (see run.errors)")
+        for r in errors[:MAX_TRACEBACKS]:
+            where = f" on {r.worker} (pid {r.pid})" if r.worker else ""
+            lines.append(f"\n--- task {r.index}, attempt {r.attempt}{where} ---")
+            lines.append((r.error.traceback if r.error else "").rstrip() or str(r.error))
+        if len(errors) > MAX_TRACEBACKS:
+            lines.append(f"\n({len(errors) - MAX_TRACEBACKS} more tracebacks in run.errors)")
+        raise TaskErrors("\n".join(lines), errors)
+
+    def rerun_failed(self, **settings: Any) -> Run:
+        """A new Run of the failed, lost and cancelled tasks only, with the same function and
+        settings (override any with keyword arguments). Task indices and seeds are kept, so
+        ``new.logs[i]`` is the new log of the same item ``i``."""
+        from .engine import execute
+
+        failed = {i: self.spec.items[i] for i in self.indices
+                  if self._records.get(i) is None or self._records[i].status != OK}
+        return execute(self.spec.fn, failed, {**self.spec.settings, **settings})
+
+    # ----------------------------------------------------------------- display
+    def counts_text(self) -> str:
+        c = self.counts
+        parts = [f"{c[s]} {s}" for s in (*STATUSES, "pending") if c[s] or s == OK]
+        return f"{self.done} of {len(self)} tasks done: " + ", ".join(parts)
+
+    def __repr__(self) -> str:
+        timing = ""
+        if self.state not in ("starting", "running"):
+            sp = self.speedup
+            timing = f", wall {self.wall_time:.3g} s" + (f", speed-up {sp:.2f}x" if sp else "")
+        return (f"<Run {self.fn_name} on {self.backend} ({self.workers} workers), "
+                f"{self.state}: {self.counts_text()}{timing}>")

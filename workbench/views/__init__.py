@@ -1,0 +1,31 @@
+"""Views draw a run from its events. This module alone decides which view a run gets."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable
+
+from ..errors import InputError
+
+VIEWS = ("auto", "text", "none")
+
+
+def in_notebook() -> bool:
+    """Whether we run in a Jupyter kernel (not a terminal IPython, not a plain script)."""
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    return bool(shell) and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def make_view(view: Any) -> Callable[[Any], None] | None:
+    """The observer for ``view``: ``"auto"``, ``"text"``, ``"none"``/``None``/``False``, or a
+    callable taking events (used as it is)."""
+    if view is None or view is False or view == "none":
+        return None
+    if callable(view):
+        return view
+    if view in ("auto", "text", True):
+        from .text import TextView
+
+        return TextView()
+    raise InputError(f"unknown view {view!r}: choose one of {', '.join(VIEWS)}, "
+                     "or pass a callable that takes events")
