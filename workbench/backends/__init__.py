@@ -71,14 +71,22 @@ def acquire(spec: BackendSpec) -> tuple[Backend, float]:
             atexit.register(shutdown)
             _atexit_registered = True
         backend = cls(spec)
+        before = _children()
         began = time.perf_counter()
         try:
             backend.start()
         except BaseException:
             backend.shutdown()
             raise
+        backend._roots = [p for pid, p in _children().items() if pid not in before]
         _live[spec.name] = backend
         return backend, time.perf_counter() - began
+
+
+def _children() -> dict[int, Any]:
+    import psutil
+
+    return {p.pid: p for p in psutil.Process().children(recursive=True)}
 
 
 def live() -> dict[str, Backend]:

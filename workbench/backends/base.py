@@ -13,6 +13,28 @@ from typing import Any, ClassVar
 from ..capture import TaskOptions
 
 
+def check_reachable(address: str, what: str, hint: str, timeout: float = 5.0) -> None:
+    """Fail within ``timeout`` seconds when nothing listens at ``address`` (``host:port``,
+    optionally with a ``scheme://``): the backends' own clients retry for a minute or more."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from ..errors import BackendError
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        return  # "auto", a file path, ...: let the backend's client decide
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise BackendError(f"no {what} answered at {address} ({reason}): {hint}") from None
+
+
 @dataclass(frozen=True)
 class BackendSpec:
     """The settings that identify a backend instance; same spec, same warm backend."""
@@ -75,6 +97,20 @@ class Backend(ABC):
     def __init__(self, spec: BackendSpec):
         self.spec = spec
         self._started = False
+        self._roots: list[Any] = []  # psutil.Process objects started with this backend
+
+    def processes(self) -> list[Any]:
+        """The local processes of this backend (``psutil.Process``), children included:
+        what the resource sampler watches and what leak checks allow to outlive a run."""
+        found: dict[int, Any] = {}
+        for root in self._roots:
+            try:
+                if root.is_running():
+                    found[root.pid] = root
+                    found.update((c.pid, c) for c in root.children(recursive=True))
+            except Exception:  # noqa: BLE001 - it exited meanwhile
+                continue
+        return list(found.values())
 
     @property
     @abstractmethod

@@ -16,10 +16,11 @@ from typing import Any
 
 from .. import capture
 from ..errors import BackendError
-from .base import Backend, Chunk, Outcome
+from .base import Backend, Chunk, Outcome, check_reachable
 
 #: Seconds to wait for an existing scheduler given by ``address=``.
 CONNECT_TIMEOUT = 10.0
+_HINT = "start one with `dask scheduler` and `dask worker ADDRESS`, or check the address"
 
 
 def _run_chunk(key, blob, tasks, items, options):  # noqa: ANN001 - runs on a Dask worker
@@ -52,15 +53,14 @@ class DaskBackend(Backend):
 
         address = self.spec.address
         if address is not None:
+            check_reachable(address, "Dask scheduler", _HINT)
             try:
                 self._client = Client(address, timeout=self.spec.option(
                     "timeout", CONNECT_TIMEOUT), set_as_default=False)
             except (OSError, TimeoutError) as exc:
-                raise BackendError(
-                    f"no Dask scheduler answered at {address} within "
-                    f"{self.spec.option('timeout', CONNECT_TIMEOUT):.0f} s ({exc}): start one "
-                    "with `dask scheduler` and `dask worker ADDRESS`, or check the address"
-                ) from None
+                raise BackendError(f"no Dask scheduler answered at {address} within "
+                                   f"{self.spec.option('timeout', CONNECT_TIMEOUT):.0f} s "
+                                   f"({exc}): {_HINT}") from None
             self._client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
             info = self._client.scheduler_info(n_workers=-1)["workers"]
             self._n = max(1, sum(w.get("nthreads", 1) for w in info.values()))

@@ -128,9 +128,17 @@ class ProcessMapBackend(Backend):
     def workers(self) -> int:
         return self._n
 
-    def pids(self) -> list[int]:
-        """Process ids of the live workers (for resource sampling and leak checks)."""
-        return [w.process.pid for w in self._workers if w.process.pid is not None]
+    def processes(self) -> list[Any]:
+        """The worker processes (replacements included) and, with forkserver, the server."""
+        import psutil
+
+        found = {p.pid: p for p in super().processes()}
+        for w in self._workers:
+            try:
+                found.setdefault(w.process.pid, psutil.Process(w.process.pid))
+            except (psutil.Error, TypeError):
+                continue
+        return list(found.values())
 
     # ----------------------------------------------------------------- life cycle
     def _spawn(self, slot: int) -> _Worker:

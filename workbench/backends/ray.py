@@ -10,13 +10,15 @@ once per run. Ray's own retries are off: workbench counts attempts itself (``ret
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from typing import Any
+import sys
+from typing import Any, Iterator
 
 from .. import capture
 from ..errors import BackendError
-from .base import Backend, Chunk, Outcome
+from .base import Backend, Chunk, Outcome, check_reachable
 
 
 def _run_chunk(key, blob, tasks, items, options):  # noqa: ANN001 - runs in a Ray worker
@@ -55,13 +57,16 @@ class RayBackend(Backend):
                 log_to_driver=False, logging_level=logging.ERROR,
                 configure_logging=True)
             if self.spec.address is not None:
+                check_reachable(self.spec.address, "Ray cluster",
+                                "start a head with `ray start --head`, or check the address")
                 kwargs["address"] = self.spec.address
             else:
                 kwargs.update(num_cpus=self._n, _node_ip_address="127.0.0.1")
                 if kwargs["include_dashboard"]:
                     kwargs["dashboard_host"] = "127.0.0.1"
             try:
-                ray.init(**kwargs)
+                with _driver_sys_path(self.spec.address is None):
+                    ray.init(**kwargs)
             except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
                 where = f"at {self.spec.address}" if self.spec.address else "locally"
                 raise BackendError(
@@ -132,6 +137,25 @@ class RayBackend(Backend):
             self._ray.shutdown()
         self._owned = False
         self._started = False
+
+
+@contextlib.contextmanager
+def _driver_sys_path(local: bool) -> Iterator[None]:
+    """Let local Ray workers import what the caller can (as process pools and Dask's spawned
+    workers do): they inherit ``PYTHONPATH`` from the raylet, which inherits it from us."""
+    if not local:
+        yield
+        return
+    saved = os.environ.get("PYTHONPATH")
+    paths = [p or os.getcwd() for p in sys.path]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
 
 
 def _cause(exc: BaseException) -> str:

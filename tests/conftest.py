@@ -1,0 +1,117 @@
+"""Shared fixtures: the real backends (started once per session, Ray above all) and a check
+that no test leaves a process behind."""
+
+from __future__ import annotations
+
+import multiprocessing.forkserver
+import multiprocessing.resource_tracker
+import os
+import time
+
+import psutil
+import pytest
+
+import workbench as wb
+from workbench import backends
+
+ALL_BACKENDS = ["serial", "process_map", "dask", "ray"]
+PARALLEL = ["process_map", "dask", "ray"]
+#: One setting per backend for the whole session, so the warm backend is reused (Ray's start
+#: costs seconds here).
+WORKERS = 2
+
+
+def _stdlib_helpers() -> set[int]:
+    """multiprocessing's own singletons (forkserver, resource tracker) live until exit."""
+    pids = set()
+    for obj, attr in ((multiprocessing.forkserver._forkserver, "_forkserver_pid"),
+                      (multiprocessing.resource_tracker._resource_tracker, "_pid")):
+        pid = getattr(obj, attr, None)
+        if pid:
+            pids.add(pid)
+    return pids
+
+
+def _children() -> dict[int, psutil.Process]:
+    return {p.pid: p for p in psutil.Process().children(recursive=True)}
+
+
+def _allowed() -> set[int]:
+    pids = _stdlib_helpers()
+    for backend in backends.live().values():
+        pids.update(p.pid for p in backend.processes())
+    return pids
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_processes():
+    """Fail a test that leaves a child process behind that no warm backend owns."""
+    before = set(_children())
+    yield
+    deadline = time.monotonic() + 5
+    while True:
+        leaked = [p for pid, p in _children().items()
+                  if pid not in before and pid not in _allowed() and _alive(p)]
+        if not leaked or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    if leaked:
+        names = [f"{p.pid} {_cmd(p)}" for p in leaked]
+        for p in leaked:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+        pytest.fail(f"test left {len(leaked)} child process(es) behind: {names}")
+
+
+def _alive(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _cmd(p: psutil.Process) -> str:
+    try:
+        return " ".join(p.cmdline())[:120]
+    except psutil.Error:
+        return "?"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shutdown_at_end():
+    """After the session every backend is shut down and no child process remains."""
+    yield
+    wb.shutdown()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        left = [p for pid, p in _children().items()
+                if pid not in _stdlib_helpers() and _alive(p)]
+        if not left:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"processes left after workbench.shutdown(): "
+                         f"{[(p.pid, _cmd(p)) for p in left]}")
+
+
+@pytest.fixture(params=ALL_BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture(params=PARALLEL)
+def parallel_backend(request) -> str:
+    return request.param
+
+
+def run(fn, items, backend, **kwargs):
+    """``workbench.run`` with the session's settings (so warm backends are reused)."""
+    kwargs.setdefault("workers", WORKERS)
+    kwargs.setdefault("view", "none")
+    return wb.run(fn, items, backend=backend, **kwargs)
+
+
+@pytest.fixture
+def in_pid() -> int:
+    return os.getpid()
