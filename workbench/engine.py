@@ -160,6 +160,8 @@ class _Loop:
                                settings["chunksize"], backend.chunk_target)
         self.in_flight: dict[int, tuple[list[tuple[int, int]], float]] = {}
         self.reported: set[tuple[int, int]] = set()
+        self.isolated: set[tuple[int, int]] = set()  # tasks re-sent alone after a death
+        self.alone_in_flight: set[int] = set()
         self.next_id = 0
         self._stopping = False
         backend.prepare(key, function)
@@ -194,6 +196,11 @@ class _Loop:
     def _fill(self) -> None:
         capacity = self.backend.workers * self.backend.prefetch
         while len(self.in_flight) < capacity and len(self.planner):
+            # A suspect of a worker death runs with nothing else in flight, so that if its
+            # worker dies again no innocent task shares its fate (and its blame).
+            if self.alone_in_flight or (self.planner.isolating and self.in_flight):
+                break
+            alone = self.planner.isolating
             tasks = self.planner.next_chunk()
             items = [self.items[i] for i, _ in tasks]
             if not self.backend.local:
@@ -211,6 +218,8 @@ class _Loop:
                                    time.time())
             self.backend.submit(chunk)
             self.in_flight[chunk.id] = (tasks, chunk.submitted)
+            if alone:
+                self.alone_in_flight.add(chunk.id)
             self.run.chunk_sizes.append(len(tasks))
             self.next_id += 1
 
@@ -232,9 +241,22 @@ class _Loop:
                     finished.append(record)
             if outcome.done:
                 del self.in_flight[outcome.chunk_id]
+                self.alone_in_flight.discard(outcome.chunk_id)
                 missing = [t for t in tasks if t not in self.reported]
-                finished += self._missing(missing, outcome.lost, submitted)
                 self.reported.difference_update(tasks)
+                if missing and outcome.lost is not None and not self._stopping:
+                    if outcome.started is False:  # only queued on a dead worker: send again
+                        self.planner.resend(missing)
+                        continue
+                    # Which task killed the worker? Unless it ran alone on a backend that
+                    # knows what was running, run each again alone: the culprit dies again.
+                    suspects = [t for t in missing if t not in self.isolated]
+                    if len(tasks) > 1 or outcome.started is None:
+                        if suspects:
+                            self.isolated.update(suspects)
+                            self.planner.resend(suspects, alone=True)
+                        missing = [t for t in missing if t not in suspects]
+                finished += self._missing(missing, outcome.lost, submitted)
         self._finish(finished)
         return finished
 

@@ -14,7 +14,9 @@ from .records import ERROR, OK, LogEntry, TaskError, TaskRecord, WarningEntry
 
 
 def function_name(fn: Callable[..., Any]) -> str:
-    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    """The short name users gave the function (``etl``, ``<lambda>``)."""
+    name = getattr(fn, "__name__", None) or getattr(getattr(fn, "func", None), "__name__", None)
+    return name or type(fn).__name__
 
 
 def encode_function(fn: Callable[..., Any]) -> tuple[bytes, bytes]:

@@ -82,6 +82,7 @@ class Planner:
     def __init__(self, tasks: Iterable[tuple[int, int]], workers: int, chunksize: int | str,
                  target: float = 0.1):
         self._queue: deque[tuple[int, int]] = deque(tasks)
+        self._alone: deque[tuple[int, int]] = deque()  # tasks to send one per chunk
         self._workers = max(1, workers)
         self._fixed = None if chunksize == "auto" else int(chunksize)
         self._target = target
@@ -89,7 +90,12 @@ class Planner:
         self._busy = 0.0
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return len(self._queue) + len(self._alone)
+
+    @property
+    def isolating(self) -> bool:
+        """Tasks are waiting to be run alone (see :meth:`resend`)."""
+        return bool(self._alone)
 
     def observe(self, duration: float | None) -> None:
         if duration is not None:
@@ -98,6 +104,14 @@ class Planner:
 
     def requeue(self, index: int, attempt: int) -> None:
         self._queue.append((index, attempt))
+
+    def resend(self, tasks: list[tuple[int, int]], alone: bool = False) -> None:
+        """Send these tasks again before anything else; ``alone``: one per chunk, so that a
+        task that kills its worker is told apart from its innocent chunk mates."""
+        if alone:
+            self._alone.extend(tasks)
+        else:
+            self._queue.extendleft(reversed(tasks))
 
     def size(self) -> int:
         """How many items the next chunk takes."""
@@ -111,10 +125,13 @@ class Planner:
         return max(1, min(by_time, fair_share))
 
     def next_chunk(self) -> list[tuple[int, int]]:
+        if self._alone:
+            return [self._alone.popleft()]
         size = min(self.size(), len(self._queue))
         return [self._queue.popleft() for _ in range(size)]
 
     def drain(self) -> list[tuple[int, int]]:
-        rest = list(self._queue)
+        rest = list(self._alone) + list(self._queue)
+        self._alone.clear()
         self._queue.clear()
         return rest

@@ -64,13 +64,14 @@ def acquire(spec: BackendSpec) -> tuple[Backend, float]:
         current = _live.get(spec.name)
         if current is not None and current.spec == spec and current.alive:
             return current, 0.0
+        backend = cls(spec)
+        backend.preflight()  # before a warm backend is given up for it
         if current is not None:  # other settings, or dead: replace it
             _live.pop(spec.name)
             current.shutdown()
         if not _atexit_registered:
             atexit.register(shutdown)
             _atexit_registered = True
-        backend = cls(spec)
         before = _children()
         began = time.perf_counter()
         try:

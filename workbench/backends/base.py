@@ -66,14 +66,16 @@ class Outcome:
 
     ``result`` is ``(worker, pid, host, raw records)`` for the records that arrived (possibly
     only some of the chunk's when the backend streams). ``done`` says the chunk is over; if it
-    is over because its worker died or the backend failed, ``lost`` says why, and the chunk's
-    tasks without a record are lost.
+    is over because its worker died or the backend failed, ``lost`` says why, and
+    ``started`` whether the chunk had begun to run (a chunk that was only queued on a dead
+    worker is simply sent again; ``None``: the backend cannot tell).
     """
 
     chunk_id: int
     result: tuple | None = None
     done: bool = True
     lost: str | None = None
+    started: bool | None = True
 
 
 class Backend(ABC):
@@ -116,6 +118,10 @@ class Backend(ABC):
     @abstractmethod
     def workers(self) -> int:
         """How many tasks can run at once."""
+
+    def preflight(self) -> None:
+        """Cheap checks before anything starts or a warm backend is replaced (for example
+        that an ``address`` answers); raise with a one-line message."""
 
     @abstractmethod
     def start(self) -> None:

@@ -3,8 +3,8 @@ thread each, its scheduler, workers and dashboard bound to 127.0.0.1. With ``add
 connects to an existing scheduler, which it never shuts down.
 
 Finished futures are pushed into a queue by done-callbacks, so waiting costs nothing per task
-(``as_completed`` adds about 15% on tiny tasks). The function is scattered to every worker once
-per run rather than shipped with each chunk.
+(``as_completed`` adds about 15% on tiny tasks). The function travels as bytes with each chunk
+and is unpickled once per worker (scattered data would die with a dying worker).
 """
 
 from __future__ import annotations
@@ -48,12 +48,16 @@ class DaskBackend(Backend):
     def workers(self) -> int:
         return self._n
 
+    def preflight(self) -> None:
+        if self.spec.address is not None:
+            check_reachable(self.spec.address, "Dask scheduler", _HINT)
+
     def start(self) -> None:
+        import dask
         from distributed import Client, LocalCluster
 
         address = self.spec.address
         if address is not None:
-            check_reachable(address, "Dask scheduler", _HINT)
             try:
                 self._client = Client(address, timeout=self.spec.option(
                     "timeout", CONNECT_TIMEOUT), set_as_default=False)
@@ -66,13 +70,31 @@ class DaskBackend(Backend):
             self._n = max(1, sum(w.get("nthreads", 1) for w in info.values()))
         else:
             dashboard = self.spec.option("dashboard", True)
-            self._cluster = LocalCluster(
-                n_workers=self.workers, threads_per_worker=1, processes=True,
-                host="127.0.0.1",
-                dashboard_address="127.0.0.1:0" if dashboard else None,
-                silence_logs=logging.ERROR)
+            # workbench counts attempts itself (retries=): a task that kills its worker must
+            # not be re-run three times by the scheduler first.
+            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                self._cluster = LocalCluster(
+                    n_workers=self.workers, threads_per_worker=1, processes=True,
+                    host="127.0.0.1",
+                    dashboard_address="127.0.0.1:0" if dashboard else None,
+                    silence_logs=logging.ERROR)
             self._client = Client(self._cluster, set_as_default=False)
         self._started = True
+
+    def processes(self) -> list[Any]:
+        """Worker processes of the local cluster, restarted ones included (a LocalCluster's
+        nannies live in the caller and start workers as its direct children)."""
+        import psutil
+
+        found = {p.pid: p for p in super().processes()}
+        for nanny in getattr(self._cluster, "workers", {}).values():
+            pid = getattr(getattr(nanny, "process", None), "pid", None)
+            if pid:
+                try:
+                    found.setdefault(pid, psutil.Process(pid))
+                except psutil.Error:
+                    continue
+        return list(found.values())
 
     @property
     def alive(self) -> bool:
@@ -86,7 +108,9 @@ class DaskBackend(Backend):
             return None
 
     def prepare(self, key: bytes, function: Any) -> None:
-        self._function = (key, self._client.scatter(function, broadcast=True, hash=False))
+        # Sent with every chunk (workers unpickle it once): scattered data dies with the
+        # worker that holds it, and a dead worker must cost one task, not the run.
+        self._function = (key, function)
 
     def submit(self, chunk: Chunk) -> None:
         key, blob = self._function
@@ -109,10 +133,11 @@ class DaskBackend(Backend):
             future = self._futures.pop(chunk_id, None)
             if future is None:
                 continue
-            if future.status == "finished":
-                outcomes.append(Outcome(chunk_id, future.result()))
-            else:
-                outcomes.append(Outcome(chunk_id, None, lost=_cause(future)))
+            try:
+                outcomes.append(Outcome(chunk_id, future.result(timeout=30)))
+            except Exception as exc:  # noqa: BLE001 - worker died, cancelled, data lost
+                # Dask fails every task that was on a dying worker, not only the culprit
+                outcomes.append(Outcome(chunk_id, None, lost=_cause(exc), started=None))
         return outcomes
 
     def cancel(self, chunk_ids: list[int]) -> None:
@@ -131,14 +156,10 @@ class DaskBackend(Backend):
             cluster.close()
 
 
-def _cause(future: Any) -> str:
-    if future.status == "cancelled":
-        return "cancelled"
-    try:
-        exc = future.exception(timeout=1)
-    except Exception as err:  # noqa: BLE001
-        exc = err
+def _cause(exc: BaseException) -> str:
     name = type(exc).__name__
+    if "Cancelled" in name:
+        return "cancelled"
     if name == "KilledWorker":
         return f"worker died (Dask KilledWorker: {exc})"
     return f"Dask failed to run the chunk: {name}: {exc}"

@@ -122,7 +122,7 @@ class ProcessMapBackend(Backend):
             self._ctx.set_forkserver_preload(["workbench.backends.process_map"])
         self._workers: list[_Worker] = []
         self._functions: dict[bytes, bytes] = {}
-        self._spawned = 0
+        self._stash: list[Outcome] = []  # news found outside poll(), reported by the next one
 
     @property
     def workers(self) -> int:
@@ -148,7 +148,6 @@ class ProcessMapBackend(Backend):
                                     name=f"workbench-{name}", daemon=False)
         process.start()
         child.close()
-        self._spawned += 1
         return _Worker(slot, name, process, parent)
 
     def _await_ready(self, workers: list[_Worker]) -> None:
@@ -204,25 +203,37 @@ class ProcessMapBackend(Backend):
         self._functions = {key: function}
 
     def submit(self, chunk: Chunk) -> None:
-        w = min(self._workers, key=lambda w: len(w.chunks))
-        blob = None if chunk.key in w.keys else self._functions[chunk.key]
-        w.conn.send(("run", chunk.id, chunk.key, blob, chunk.tasks, chunk.items, chunk.options))
-        w.keys.add(chunk.key)
-        w.chunks.append(chunk.id)
+        for _ in range(3):
+            w = min(self._workers, key=lambda w: len(w.chunks))
+            blob = None if chunk.key in w.keys else self._functions[chunk.key]
+            try:
+                w.conn.send(("run", chunk.id, chunk.key, blob, chunk.tasks, chunk.items,
+                             chunk.options))
+            except (BrokenPipeError, ConnectionResetError, EOFError):
+                # it died since the last poll: report its chunks next poll, use a new one
+                self._stash += self._receive(w) + self._lose(w)
+                continue
+            w.keys.add(chunk.key)
+            w.chunks.append(chunk.id)
+            return
+        raise _start_error("workers keep dying on start; see the lost tasks' causes")
 
     def poll(self, timeout: float) -> list[Outcome]:
         waitables: list[Any] = [w.conn for w in self._workers]
         waitables += [w.process.sentinel for w in self._workers]
         if any(w.kill_at is not None for w in self._workers):
             timeout = min(timeout, 0.05)
+        if self._stash:
+            timeout = 0
         ready = set(multiprocessing.connection.wait(waitables, timeout))
-        outcomes: list[Outcome] = []
+        outcomes, self._stash = self._stash, []
         for w in list(self._workers):
             if w.conn in ready or w.process.sentinel in ready:
                 outcomes += self._receive(w)
-            if not w.process.is_alive() or (w.kill_at is not None
-                                            and time.monotonic() > w.kill_at):
+            if not w.process.is_alive():
                 outcomes += self._lose(w)
+            elif w.kill_at is not None and time.monotonic() > w.kill_at:
+                outcomes += self._lose(w, overdue=True)
         return outcomes
 
     def _receive(self, w: _Worker) -> list[Outcome]:
@@ -240,15 +251,16 @@ class ProcessMapBackend(Backend):
             pass  # the worker died; _lose() reports its chunks
         return outcomes
 
-    def _lose(self, w: _Worker) -> list[Outcome]:
-        """``w`` died or would not stop: its chunks are over; replace it."""
-        stopped = w.process.is_alive()  # still running: we kill it (a cancel that timed out)
-        if stopped:
+    def _lose(self, w: _Worker, overdue: bool = False) -> list[Outcome]:
+        """``w`` died, or is ``overdue`` (would not stop when cancelled): its chunks are over;
+        replace it."""
+        if overdue:
             cause = "stopped: the worker did not stop in time and was killed"
         else:
-            w.process.join(1)
+            w.process.join(2)  # it is exiting: wait for its exit code
             cause = _describe_exit(w.process.exitcode)
-        outcomes = [Outcome(chunk_id, None, done=True, lost=cause) for chunk_id in w.chunks]
+        outcomes = [Outcome(chunk_id, None, done=True, lost=cause, started=n == 0)
+                    for n, chunk_id in enumerate(w.chunks)]
         w.chunks.clear()
         self._replace(w)
         return outcomes

@@ -47,6 +47,11 @@ class RayBackend(Backend):
     def workers(self) -> int:
         return self._n
 
+    def preflight(self) -> None:
+        if self.spec.address is not None:
+            check_reachable(self.spec.address, "Ray cluster",
+                            "start a head with `ray start --head`, or check the address")
+
     def start(self) -> None:
         import ray
 
@@ -57,8 +62,6 @@ class RayBackend(Backend):
                 log_to_driver=False, logging_level=logging.ERROR,
                 configure_logging=True)
             if self.spec.address is not None:
-                check_reachable(self.spec.address, "Ray cluster",
-                                "start a head with `ray start --head`, or check the address")
                 kwargs["address"] = self.spec.address
             else:
                 kwargs.update(num_cpus=self._n, _node_ip_address="127.0.0.1")

@@ -1,0 +1,86 @@
+"""Capture inside the worker: per task, also when one worker runs tasks in several threads;
+capped so a chatty task cannot exhaust memory."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import pytest
+
+import workbench as wb
+from workbench import backends, capture
+from conftest import run
+
+
+def interleaved(x):
+    for step in range(5):
+        print(f"task {x} step {step}")
+        print(f"task {x} err {step}", file=sys.stderr)
+        time.sleep(0.003)
+    return x
+
+
+def test_tasks_in_threads_of_one_process_never_mix():
+    options = capture.TaskOptions(encode=False)
+    results = {}
+
+    def worker(n):
+        tasks = [(i, 1) for i in range(n * 10, n * 10 + 10)]
+        results[n] = capture.execute(b"k", interleaved, tasks, [i for i, _ in tasks], options,
+                                     worker=f"thread-{n}")
+
+    capture._functions[b"k"] = interleaved
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for n, (_, _, _, raws) in results.items():
+        for raw in raws:
+            index, output = raw[0], raw[4]
+            text = "".join(chunk for stream, chunk in output if stream == "stdout")
+            assert text == "".join(f"task {index} step {s}\n" for s in range(5))
+
+
+def test_dask_worker_with_four_threads_keeps_outputs_apart():
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=4, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        try:
+            r = wb.run(interleaved, range(16), backend="dask", address=cluster.scheduler_address,
+                       chunksize=1, view="none")
+            assert r.workers == 4
+            for t in r.tasks:
+                assert t.stdout == "".join(f"task {t.index} step {s}\n" for s in range(5))
+                assert t.stderr == "".join(f"task {t.index} err {s}\n" for s in range(5))
+            overlapping = sum(1 for a in r.tasks for b in r.tasks
+                              if a.index < b.index and a.start < b.end and b.start < a.end)
+            assert overlapping > 0, "tasks should really have run at the same time"
+        finally:
+            backends.shutdown("dask")  # the next test gets its own local cluster again
+    assert cluster.status.name == "closed"
+
+
+def shout(x):
+    sys.stdout.write("x" * 1_500_000)
+    print("never seen")
+    return x
+
+
+@pytest.mark.parametrize("name", ["serial", "process_map"])
+def test_output_is_capped_per_task_with_a_visible_marker(name):
+    r = run(shout, [1], name)
+    t = r.tasks[0]
+    assert t.ok and t.value == 1
+    assert len(t.stdout) == capture.MAX_OUTPUT
+    assert "never seen" not in t.text
+    assert "[workbench: output truncated" in t.stderr
+
+
+def test_print_outside_a_task_still_reaches_the_console(capsys):
+    run(lambda x: print("inside", x), [1], "serial")
+    print("outside")
+    assert capsys.readouterr().out == "outside\n"

@@ -1,0 +1,75 @@
+"""compare() keeps start-up apart and checks results against serial; the demo prints it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import workbench as wb
+from workbench.examples import calc_chunk, calc_pi
+
+
+def test_compare_runs_each_backend_and_checks_results_against_serial():
+    items = [(20_000, i) for i in range(8)]
+    cmp = wb.compare(calc_chunk, items, backends=["process_map", "dask", "ray"], star=True,
+                     workers=2, view="none")
+    assert list(cmp.runs) == ["serial", "process_map", "dask", "ray"], "serial runs first"
+    assert cmp.all_same
+    rows = {row.backend: row for row in cmp.summary}
+    serial = cmp["serial"]
+    for name, row in rows.items():
+        run = cmp[name]
+        assert row.same_as_serial is True and row.ok == 8 and row.failed == 0
+        assert row.wall_time == run.wall_time and row.startup_time == run.startup_time
+        assert row.speedup == pytest.approx(serial.wall_time / run.wall_time)
+        assert row.efficiency == pytest.approx(row.speedup / run.workers)
+    assert calc_pi(cmp["ray"].results, 20_000) == calc_pi(serial.results, 20_000)
+    table = cmp.table()
+    assert table.splitlines()[0].startswith("| backend | workers | start-up s | wall s")
+    assert len(table.splitlines()) == 2 + 4
+
+
+def sometimes_different(x):
+    return x if os.environ.get("WB_DIFFERENT") != "1" else -x
+
+
+def test_compare_reports_results_that_differ_from_serial(monkeypatch):
+    cmp = wb.compare(lambda x: os.getpid() if x == 0 else x, range(3),
+                     backends=["serial", "process_map"], workers=2, view="none")
+    assert not cmp.all_same
+    assert [r.same_as_serial for r in cmp.summary] == [True, False]
+    assert "| NO |" in cmp.table()
+
+
+def test_compare_keeps_failures_and_compares_them():
+    def f(x):
+        if x == 2:
+            raise KeyError(x)
+        return x
+    cmp = wb.compare(f, range(4), backends=["process_map"], workers=2, view="none")
+    assert cmp.all_same
+    assert [r.failed for r in cmp.summary] == [1, 1]
+
+
+def test_demo_command_prints_the_comparison_table():
+    out = subprocess.run(
+        [sys.executable, "-m", "workbench", "demo", "--backends", "serial,process_map",
+         "--chunks", "6", "--n", "50000", "--workers", "2"],
+        capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert any(line.startswith("| serial | 1 |") and line.endswith("| 6 | 0 | yes |")
+               for line in lines)
+    assert any(line.startswith("| process_map | 2 |") and line.endswith("| 6 | 0 | yes |")
+               for line in lines)
+    pi_lines = [line for line in lines if "pi = " in line]
+    assert len(pi_lines) == 2 and len({line.split("pi = ")[1][:8] for line in pi_lines}) == 1
+
+
+def test_demo_rejects_an_unknown_command():
+    out = subprocess.run([sys.executable, "-m", "workbench", "dmeo"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 2 and "unknown command 'dmeo'" in out.stderr

@@ -1,0 +1,46 @@
+"""A task that kills its worker: its item is lost (with the cause), every other result is
+kept, and the backend works for the next run."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from conftest import run
+
+
+def die_on_five(x):
+    if x == 5:
+        os._exit(3)
+    return x
+
+
+def sigkill_on_two(x):
+    if x == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+
+def test_worker_death_loses_only_its_task(parallel_backend):
+    r = run(die_on_five, range(10), parallel_backend, chunksize=1)
+    assert [t.index for t in r.tasks if t.status == "lost"] == [5]
+    assert "worker died" in r.task(5).error.message
+    assert [v for i, v in enumerate(r.results) if i != 5] == [0, 1, 2, 3, 4, 6, 7, 8, 9]
+    assert run(lambda x: x * 2, range(4), parallel_backend).results == [0, 2, 4, 6]
+
+
+def test_process_map_names_the_signal():
+    r = run(sigkill_on_two, range(4), "process_map", chunksize=1)
+    assert r.task(2).status == "lost"
+    assert r.task(2).error.message == "worker died: signal 9 (SIGKILL)"
+    assert r.results[:2] == [0, 1] and r.results[3] == 3
+
+
+@pytest.mark.parametrize("name", ["process_map", "ray"])
+def test_retries_rerun_a_lost_task_and_record_each_attempt(name):
+    r = run(die_on_five, range(7), name, chunksize=1, retries=1)
+    assert r.task(5).status == "lost" and r.task(5).attempt == 2
+    assert [(h.index, h.attempt, h.status) for h in r.history] == [(5, 1, "lost")]
+    assert r.counts["ok"] == 6

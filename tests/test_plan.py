@@ -1,0 +1,95 @@
+"""Chunk sizes: auto sizing from measured durations, large first and small near the end,
+and the text view counting items, not chunks."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import workbench as wb
+from workbench.plan import Planner
+from conftest import run
+
+
+def test_auto_chunks_start_small_then_follow_the_measured_duration():
+    planner = Planner(((i, 1) for i in range(10_000)), workers=2, chunksize="auto",
+                      target=0.1)
+    assert planner.size() == 1
+    for _ in range(4):
+        planner.observe(0.001)  # 1 ms per item: 100 items make 0.1 s
+    assert planner.size() == 100
+    planner.observe(10.0)  # slower items: smaller chunks
+    assert planner.size() < 100
+
+
+def test_auto_chunks_shrink_towards_the_end():
+    planner = Planner(((i, 1) for i in range(1000)), workers=2, chunksize="auto")
+    planner.observe(1e-6)
+    sizes = []
+    while len(planner):
+        sizes.append(len(planner.next_chunk()))
+    assert sizes[0] == 250  # a quarter of what is left with 2 workers
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] == 1
+    assert sum(sizes) == 1000
+
+
+def test_fixed_chunksize_keeps_one_record_per_item(backend):
+    r = run(lambda x: x, range(25), backend, chunksize=10)
+    assert r.chunk_sizes == [10, 10, 5]
+    assert [t.index for t in r.tasks] == list(range(25))
+
+
+def test_text_view_counts_items_not_chunks():
+    out = io.StringIO()
+    from workbench.views.text import TextView
+
+    r = wb.run(lambda x: x, range(101), backend="process_map", workers=2, chunksize=10,
+               view=TextView(file=out))
+    text = out.getvalue()
+    assert "101/101" in text and "11/101" not in text.split("101/101")[-1]
+    assert text.strip().splitlines()[-1].startswith(
+        "<lambda> on process_map: 101 of 101 tasks done: 101 ok in")
+    assert r.ok
+
+
+def test_text_view_shows_failures_and_a_summary():
+    out = io.StringIO()
+    from workbench.views.text import TextView
+
+    wb.run(lambda x: 1 / x, [1, 0, 2], view=TextView(file=out))
+    text = out.getvalue()
+    assert "failed=1" in text
+    assert "3 of 3 tasks done: 2 ok, 1 error" in text
+
+
+def test_a_broken_observer_is_dropped_with_a_warning_and_the_run_goes_on():
+    import pytest
+
+    def broken(event):
+        raise RuntimeError("view bug")
+
+    with pytest.warns(RuntimeWarning, match="view bug"):
+        r = wb.run(lambda x: x, range(3), view="none", observers=[broken])
+    assert r.ok and r.results == [0, 1, 2]
+
+
+def test_config_sets_defaults_and_explicit_arguments_win():
+    with wb.config(backend="process_map", workers=2, view="none"):
+        r = wb.run(lambda x: x, [1])
+        assert r.backend == "process_map" and r.workers == 2
+        assert wb.run(lambda x: x, [1], backend="serial").backend == "serial"
+    assert wb.run(lambda x: x, [1], view="none").backend == "serial"
+
+
+def test_events_arrive_in_order_in_the_callers_thread():
+    import threading
+
+    seen = []
+    r = wb.run(lambda x: time.sleep(0.01) or x, range(5), backend="process_map", workers=2,
+               view="none", observers=[lambda e: seen.append(
+                   (type(e).__name__, threading.current_thread() is threading.main_thread()))])
+    names = [n for n, _ in seen]
+    assert names[:2] == ["RunStarted", "BackendReady"] and names[-1] == "RunFinished"
+    assert set(names[2:-1]) == {"TasksFinished"}
+    assert all(main for _, main in seen)
+    assert r.ok
