@@ -211,7 +211,7 @@ class ProcessMapBackend(Backend):
                              chunk.options))
             except (BrokenPipeError, ConnectionResetError, EOFError):
                 # it died since the last poll: report its chunks next poll, use a new one
-                self._stash += self._receive(w) + self._lose(w)
+                self._stash += self._lose(w)
                 continue
             w.keys.add(chunk.key)
             w.chunks.append(chunk.id)
@@ -259,7 +259,9 @@ class ProcessMapBackend(Backend):
         else:
             w.process.join(2)  # it is exiting: wait for its exit code
             cause = _describe_exit(w.process.exitcode)
-        outcomes = [Outcome(chunk_id, None, done=True, lost=cause, started=n == 0)
+        # what it sent before it died is still in the pipe: a finished chunk is not lost
+        early = self._receive(w)
+        outcomes = early + [Outcome(chunk_id, None, done=True, lost=cause, started=n == 0)
                     for n, chunk_id in enumerate(w.chunks)]
         w.chunks.clear()
         self._replace(w)
