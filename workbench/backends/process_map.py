@@ -129,16 +129,17 @@ class ProcessMapBackend(Backend):
         return self._n
 
     def processes(self) -> list[Any]:
-        """The worker processes (replacements included) and, with forkserver, the server."""
+        """The worker processes (replacements included). multiprocessing's own forkserver and
+        resource tracker are not ours: they serve every pool and live until exit."""
         import psutil
 
-        found = {p.pid: p for p in super().processes()}
+        found = []
         for w in self._workers:
             try:
-                found.setdefault(w.process.pid, psutil.Process(w.process.pid))
+                found.append(psutil.Process(w.process.pid))
             except (psutil.Error, TypeError):
                 continue
-        return list(found.values())
+        return found
 
     # ----------------------------------------------------------------- life cycle
     def _spawn(self, slot: int) -> _Worker:

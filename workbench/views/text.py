@@ -33,6 +33,7 @@ class TextView:
         elif isinstance(event, BackendReady) and self._bar is not None:
             run = event.run
             self._bar.set_description(f"{run.fn_name} [{run.backend}]", refresh=False)
+            self._bar.reset(total=len(run))  # rate and ETA count from here, not the start-up
         elif isinstance(event, TasksFinished) and self._bar is not None:
             counts = event.run.counts
             failed = counts["error"] + counts["lost"]
