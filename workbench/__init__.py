@@ -21,9 +21,25 @@ from .run import Run
 
 __version__ = "0.1.0"
 
+
+def load_ipython_extension(ipython) -> None:  # noqa: ANN001
+    """``%load_ext workbench``: register the ``%%parallel`` cell magic."""
+    from .magic import ParallelMagics
+
+    ipython.register_magics(ParallelMagics)
+
 __all__ = [
     "run", "compare", "shutdown", "config", "last_run",
     "task_rng", "task_seed_sequence", "current_task",
     "Run", "Comparison", "TaskRecord", "TaskError", "LogEntry", "WarningEntry", "Failed",
     "InputError", "BackendError", "BackendNotInstalled", "TaskErrors", "Interrupted",
+    "Panel", "load_ipython_extension",
 ]
+
+
+def __getattr__(name: str):
+    if name == "Panel":  # the standing dashboard needs ipywidgets: import it on first use
+        from .dashboard import Panel
+
+        return Panel
+    raise AttributeError(f"module 'workbench' has no attribute {name!r}")

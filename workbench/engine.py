@@ -65,6 +65,7 @@ def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVE
     if not callable(fn):
         raise InputError(f"fn must be a function, got {type(fn).__name__} {fn!r:.40}: "
                          "pass the function itself, e.g. run(process, items)")
+    _check_signature(fn, star)
     settings = {
         "backend": resolve("backend", backend),
         "workers": check_workers(resolve("workers", workers)),
@@ -80,6 +81,28 @@ def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVE
     _check_settings(settings)
     backends.backend_class(settings["backend"])  # unknown or missing backend: fail before work
     return execute(fn, dict(enumerate(materialize(items))), settings)
+
+
+def _check_signature(fn: Callable[..., Any], star: bool) -> None:
+    """A function that cannot take one item (or, with ``star``, any arguments) is a mistake
+    to report before starting anything."""
+    import inspect
+
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # builtins without a signature: let the call decide
+        return
+    if inspect.iscoroutinefunction(fn):
+        raise InputError(f"{function_name(fn)} is an async function: workbench maps plain "
+                         "functions; wrap it, e.g. lambda x: asyncio.run(fn(x))")
+    if star:
+        return
+    try:
+        signature.bind(object())
+    except TypeError:
+        raise InputError(
+            f"{function_name(fn)}{signature} cannot be called with one item: give it one "
+            "parameter, or pass items that are argument tuples with star=True") from None
 
 
 def _check_settings(settings: dict[str, Any]) -> None:
@@ -222,6 +245,11 @@ class _Loop:
                 self.alone_in_flight.add(chunk.id)
             self.run.chunk_sizes.append(len(tasks))
             self.next_id += 1
+        self._count_running()
+
+    def _count_running(self) -> None:
+        self.run.running = (sum(len(tasks) for tasks, _ in self.in_flight.values())
+                            - len(self.reported))
 
     def _handle(self, outcomes: list[backends.Outcome]) -> list[TaskRecord]:
         finished: list[TaskRecord] = []
@@ -257,6 +285,7 @@ class _Loop:
                             self.planner.resend(suspects, alone=True)
                         missing = [t for t in missing if t not in suspects]
                 finished += self._missing(missing, outcome.lost, submitted)
+        self._count_running()
         self._finish(finished)
         return finished
 

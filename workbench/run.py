@@ -56,6 +56,8 @@ class Run:
     startup_time : seconds spent starting the backend for this run (0 when it was warm).
     wall_time : seconds from the first submission to the last record (start-up excluded).
     history : every superseded attempt of a retried task.
+    running : tasks handed to the backend that have not finished (queued there or running).
+    resources : CPU and memory samples of the local worker processes (``Sample`` objects).
     chunk_sizes : the size of each chunk sent, in order (shows what ``chunksize="auto"`` chose).
     """
 
@@ -75,6 +77,8 @@ class Run:
         self.dashboard: str | None = None
         self.history: list[TaskRecord] = []
         self.chunk_sizes: list[int] = []
+        self.running = 0  # tasks handed to the backend and not finished yet
+        self.resources: list[Any] = []  # workbench.sampler.Sample of local worker processes
         self._records: dict[int, TaskRecord] = {}
         self._counts = dict.fromkeys(STATUSES, 0)
         self._cancel = threading.Event()

@@ -160,8 +160,10 @@ class ProcessMapBackend(Backend):
                 w.conn.recv()
             except EOFError:
                 w.process.join(1)
-                raise _start_error(f"worker {w.name} failed to start "
-                                   f"({_describe_exit(w.process.exitcode)})") from None
+                raise _start_error(
+                    f"worker {w.name} failed to start ({_describe_exit(w.process.exitcode)}); "
+                    "in a script, put the code that starts runs under "
+                    "`if __name__ == '__main__':` (workers import the main module)") from None
 
     def start(self) -> None:
         self._workers = [self._spawn(slot) for slot in range(self._n)]

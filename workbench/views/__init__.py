@@ -23,6 +23,13 @@ def make_view(view: Any) -> Callable[[Any], None] | None:
         return None
     if callable(view):
         return view
+    if view == "auto" and in_notebook():
+        try:
+            from .panel import AutoPanel
+        except ImportError:  # no ipywidgets: the text view still works
+            pass
+        else:
+            return AutoPanel()
     if view in ("auto", "text", True):
         from .text import TextView
 

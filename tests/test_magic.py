@@ -1,0 +1,103 @@
+"""%%parallel through a real IPython shell, on every backend, and its UsageErrors."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.testing.globalipapp import start_ipython
+
+import workbench as wb
+from conftest import WORKERS
+
+CELL = '''
+import logging, sys
+def etl(shop):
+    print("shop", shop)
+    print("warn", shop, file=sys.stderr)
+    logging.getLogger("etl").info("did %s", shop)
+    if shop % 5 == 3:
+        raise ValueError(f"bad shop {shop}")
+    return shop * 2
+'''
+
+
+@pytest.fixture(scope="module")
+def ip():
+    shell = start_ipython()
+    shell.run_line_magic("load_ext", "workbench")
+    shell.user_ns["shops"] = list(range(12))
+    return shell
+
+
+def test_magic_runs_the_cells_function_on_each_backend(ip, backend):
+    ip.user_ns.pop("etl", None)
+    ip.run_cell_magic("parallel", f"--over shops --backend {backend} --workers {WORKERS} "
+                                  "--view none --out r", CELL)
+    r = ip.user_ns["r"]
+    assert ip.user_ns["_parallel"] is r
+    assert isinstance(r, wb.Run) and r.backend == backend
+    assert [e.index for e in r.errors] == [3, 8]
+    assert r.results[4] == 8
+    assert r.logs[8] == "shop 8\nwarn 8\nINFO:etl:did 8\n"
+    assert "bad shop 8" in r.task(8).error.traceback
+    assert ip.user_ns["etl"](2) == 4, "the function stays defined for ordinary use"
+
+
+def test_several_backends_make_a_comparison(ip):
+    ip.run_cell_magic("parallel", f"--over range(6) --backend serial,process_map "
+                                  f"--workers {WORKERS} --view none", "def sq(x):\n    return x*x\n")
+    cmp = ip.user_ns["_parallel"]
+    assert isinstance(cmp, wb.Comparison) and list(cmp.runs) == ["serial", "process_map"]
+    assert cmp.all_same and cmp["process_map"].results == [0, 1, 4, 9, 16, 25]
+
+
+def test_all_means_every_installed_backend(ip):
+    ip.run_cell_magic("parallel", f"--over range(3) --backend all --workers {WORKERS} "
+                                  "--view none", "def inc(x):\n    return x + 1\n")
+    assert list(ip.user_ns["_parallel"].runs) == ["serial", "process_map", "dask", "ray"]
+
+
+def test_fn_option_star_and_seed(ip):
+    cell = "def helper(a, b):\n    return a * b\ndef other(x):\n    return x\n"
+    ip.run_cell_magic("parallel", "--over \"[(1, 2), (3, 4)]\" --fn helper --star --view none",
+                      cell)
+    assert ip.user_ns["_parallel"].results == [2, 12]
+
+
+def test_text_view_prints_a_bar_and_a_summary(ip, capsys):
+    ip.run_cell_magic("parallel", "--over range(4) --view text", "def f(x):\n    return x\n")
+    err = capsys.readouterr().err
+    assert "4/4" in err and "f on serial: 4 of 4 tasks done: 4 ok" in err
+
+
+USAGE_ERRORS = [
+    ("--over shops --backend rey", "def f(x):\n    return x\n",
+     "--backend: unknown backend 'rey': choose one of serial, process_map, dask, ray"),
+    ("--over shops --backend dask,dask", "def f(x):\n    return x\n",
+     "--backend lists a backend twice"),
+    ("--over nope", "def f(x):\n    return x\n", "--over nope: name 'nope' is not defined"),
+    ("--over 5", "def f(x):\n    return x\n", "--over 5: items must be iterable"),
+    ("--over 1/0", "def f(x):\n    return x\n", "ZeroDivisionError"),
+    ("--over shops --workers 0", "def f(x):\n    return x\n", "workers must be at least 1"),
+    ("--over shops --bogus 1", "def f(x):\n    return x\n", "unrecognized arguments: --bogus"),
+    ("--over shops --chunksize x", "def f(x):\n    return x\n", "--chunksize must be 'auto'"),
+    ("--over shops --retries -1", "def f(x):\n    return x\n", "--retries must be 0 or more"),
+    ("--over shops --view fancy", "def f(x):\n    return x\n", "invalid choice: 'fancy'"),
+    ("--backend serial", "def f(x):\n    return x\n", "required: --over"),
+    ("--over shops --fn missing", "def f(x):\n    return x\n", "--fn missing: no such name"),
+    ("--over shops", "x = 1\n", "no function in this cell"),
+    ("--over shops", "def g(a, b):\n    return a\n", "g(a, b) cannot be called with one item"),
+    ("--over shops", "async def h(x):\n    return x\n", "not a plain function"),
+    ("--over shops --fn shops", "def f(x):\n    return x\n", "shops is a list, not a plain"),
+]
+
+
+@pytest.mark.parametrize("line, cell, words", USAGE_ERRORS, ids=[u[0] for u in USAGE_ERRORS])
+def test_a_mistake_in_the_line_is_one_usage_error_and_nothing_runs(ip, line, cell, words):
+    before = wb.last_run()
+    with pytest.raises(UsageError) as info:
+        ip.run_cell_magic("parallel", line + " --view none" if "--view" not in line else line,
+                          cell)
+    message = str(info.value)
+    assert "\n" not in message and words in message, message
+    assert wb.last_run() is before, "no run may start"

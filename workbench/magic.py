@@ -1,0 +1,199 @@
+"""``%%parallel``: map the function a cell defines over ``--over`` items on one backend, or
+compare several, with the live panel as the cell's output.
+
+The magic is thin: it parses its line, runs the cell in the user namespace (so the function
+stays defined for ordinary use), looks things up there, calls :func:`workbench.run` or
+:func:`workbench.compare`, and stores the result. Every mistake in the line is one
+``UsageError`` line, raised before any task runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from typing import Any
+
+from IPython.core import magic_arguments
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, magics_class
+
+from . import backends
+from .compare import compare
+from .engine import run as run_one
+from .errors import BackendNotInstalled, InputError, Interrupted
+from .plan import materialize
+
+#: Where the result of the last ``%%parallel`` cell is kept when ``--out`` is not given.
+RESULT_NAME = "_parallel"
+VIEWS = ("widget", "text", "none")
+
+
+@magics_class
+class ParallelMagics(Magics):
+    @magic_arguments.magic_arguments()
+    @magic_arguments.argument("--over", required=True, metavar="EXPR",
+                              help="the items: an expression in the notebook namespace, "
+                                   "e.g. shop_ids or range(100) (quote it if it has spaces)")
+    @magic_arguments.argument("--backend", default="serial", metavar="NAME",
+                              help="serial, process_map, dask, ray; 'all' or a comma list "
+                                   "compares several (default: serial)")
+    @magic_arguments.argument("--workers", type=int, default=None,
+                              help="tasks at once (default: all cores)")
+    @magic_arguments.argument("--chunksize", default="auto",
+                              help="items per chunk, or 'auto' (default)")
+    @magic_arguments.argument("--retries", type=int, default=0,
+                              help="re-run a failed or lost task up to N times")
+    @magic_arguments.argument("--address", default=None,
+                              help="an existing Dask scheduler or Ray cluster")
+    @magic_arguments.argument("--fn", default=None, metavar="NAME",
+                              help="the function to map (default: the cell's last def)")
+    @magic_arguments.argument("--star", action="store_true",
+                              help="call fn(*item) for items that are tuples")
+    @magic_arguments.argument("--seed", type=int, default=0,
+                              help="root of the per-task seeds (workbench.task_rng)")
+    @magic_arguments.argument("--out", default=None, metavar="NAME",
+                              help=f"store the Run (or Comparison) here; it is always "
+                                   f"also stored in {RESULT_NAME}")
+    @magic_arguments.argument("--view", default="widget", choices=VIEWS,
+                              help="widget (the live panel, default), text (a progress bar "
+                                   "and a summary) or none")
+    @cell_magic
+    def parallel(self, line: str, cell: str) -> None:
+        """Run the function defined in this cell over ``--over`` items, in parallel.
+
+        Examples
+        --------
+        ::
+
+            %%parallel --over shop_ids --backend process_map --workers 2
+            def etl(shop_id):
+                ...
+        """
+        args = magic_arguments.parse_argstring(self.parallel, line)
+        names = _backend_names(args.backend)
+        settings = _settings(args)
+        fn_name = args.fn or _last_def(cell)
+        if fn_name is None:
+            raise UsageError("no function in this cell: define one with `def`, or name one "
+                             "with --fn NAME")
+        ns = self.shell.user_ns
+        self._execute(cell)
+        fn = ns.get(fn_name)
+        if fn is None:
+            raise UsageError(f"--fn {fn_name}: no such name in the notebook; define it in "
+                             "this cell or an earlier one")
+        if not callable(fn) or inspect.iscoroutinefunction(fn):
+            raise UsageError(f"{fn_name} is a {type(fn).__name__}, not a plain function: "
+                             "%%parallel maps a `def` function (not async)")
+        items = _evaluate_over(args.over, ns)
+        result = self._run(fn, items, names, settings, args.view)
+        ns[RESULT_NAME] = result
+        if args.out:
+            ns[args.out] = result
+
+    def _execute(self, cell: str) -> None:
+        """Run the cell's code in the user namespace. Its source is cached under a real file
+        name, so tracebacks, also from workers on this machine, show its lines."""
+        code = self.shell.transform_cell(cell)
+        filename = self.shell.compile.cache(code, self.shell.execution_count, raw_code=cell)
+        exec(compile(code, filename, "exec"), self.shell.user_ns)  # noqa: S102
+
+    def _run(self, fn: Any, items: list, names: list[str], settings: dict, view: str) -> Any:
+        panel = None
+        if view == "widget":
+            panel = _panel(fn, names, len(items), settings.get("workers"))
+        chosen = panel if panel is not None else ("none" if view == "none" else "text")
+        try:
+            if len(names) == 1:
+                return run_one(fn, items, backend=names[0], view=chosen, **settings)
+            return compare(fn, items, backends=names, view=chosen, **settings)
+        except Interrupted as exc:
+            self.shell.user_ns[RESULT_NAME] = exc.run
+            raise KeyboardInterrupt(
+                f"interrupted: {exc.run.counts_text()}; the run is kept in {RESULT_NAME}"
+            ) from None
+        except (InputError, BackendNotInstalled) as exc:
+            raise UsageError(str(exc)) from None
+
+
+def _panel(fn: Any, names: list[str], n_items: int, workers: int | None) -> Any:
+    """Create and display the panel; ``None`` when ipywidgets is missing (text instead)."""
+    try:
+        from IPython.display import display
+
+        from .views.panel import RunPanel
+    except ImportError:
+        return None
+    from .payload import function_name
+
+    panel = RunPanel(function_name(fn), names, n_items, workers)
+    display(panel)
+    return panel
+
+
+def _backend_names(spec: str) -> list[str]:
+    if spec == "all":
+        return backends.installed()
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise UsageError("--backend is empty: name one of "
+                         f"{', '.join(backends.NAMES)}, or 'all'")
+    if len(set(names)) != len(names):
+        raise UsageError(f"--backend lists a backend twice: {spec}")
+    for name in names:
+        try:
+            backends.backend_class(name)
+        except (InputError, BackendNotInstalled) as exc:
+            raise UsageError(f"--backend: {exc}") from None
+    return names
+
+
+def _settings(args: Any) -> dict[str, Any]:
+    from .plan import check_chunksize, check_workers
+
+    chunksize: Any = args.chunksize
+    if chunksize != "auto":
+        try:
+            chunksize = int(chunksize)
+        except ValueError:
+            raise UsageError(f"--chunksize must be 'auto' or a whole number, got {chunksize!r}"
+                             ) from None
+    try:
+        settings = {"workers": check_workers(args.workers), "chunksize": check_chunksize(
+            chunksize), "retries": args.retries, "star": args.star, "seed": args.seed}
+    except InputError as exc:
+        raise UsageError(f"--{str(exc).split()[0]}: {exc}") from None
+    if args.retries < 0:
+        raise UsageError(f"--retries must be 0 or more, got {args.retries}")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be 0 or more, got {args.seed}")
+    if args.address is not None:
+        settings["address"] = args.address
+    return settings
+
+
+def _last_def(cell: str) -> str | None:
+    """Name of the last top-level ``def`` of the cell (``None`` if there is none, or if the
+    cell does not parse: running it will then show the syntax error as usual)."""
+    try:
+        tree = ast.parse(cell)
+    except SyntaxError:
+        return None
+    defs = [node.name for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return defs[-1] if defs else None
+
+
+def _evaluate_over(expression: str, ns: dict[str, Any]) -> list[Any]:
+    expression = expression.strip().strip("'\"")
+    try:
+        value = eval(expression, ns)  # noqa: S307 - the user's own expression, in their namespace
+    except NameError as exc:
+        raise UsageError(f"--over {expression}: {exc}; define it in an earlier cell") from None
+    except Exception as exc:  # noqa: BLE001
+        raise UsageError(f"--over {expression}: evaluating it raised "
+                         f"{type(exc).__name__}: {exc}") from None
+    try:
+        return materialize(value)
+    except InputError as exc:
+        raise UsageError(f"--over {expression}: {exc}") from None

@@ -1,0 +1,302 @@
+"""The widget panel: live progress per backend, a Stop button, and the Summary, Timeline,
+Resources, Logs and Errors tabs, drawn from run events only (it never touches a backend).
+
+Widgets change only in the thread that runs the cell (events arrive there), at most every
+:data:`THROTTLE` seconds while a run goes, so a 100,000-task run sends a few updates a second.
+The one exception is the Stop button's click handler, which may run on a side thread (see
+:mod:`workbench.views.kernel_comms`) and therefore only sets flags.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+import ipywidgets as w
+
+from ..compare import Comparison
+from ..events import BackendReady, RunFinished, RunStarted, TasksFinished
+from ..records import OK
+from . import kernel_comms
+
+#: Seconds between two redraws of the progress bars while a run goes.
+THROTTLE = 0.25
+#: Rows shown in the Errors table and entries in the failed-task chooser.
+MAX_ROWS = 200
+TABS = ("Summary", "Timeline", "Resources", "Logs", "Errors")
+
+
+class RunPanel(w.VBox):
+    """A panel for one run or a comparison of backends; pass it as ``view=`` (it is an
+    observer) and display it.
+
+    Parameters
+    ----------
+    fn_name, backends, n_items, workers : what the header says; one progress bar per backend.
+    """
+
+    def __init__(self, fn_name: str, backends: list[str], n_items: int,
+                 workers: int | None = None):
+        self.fn_name, self.backends, self.n_items, self.workers = (
+            fn_name, list(backends), n_items, workers)
+        self.runs: dict[str, Any] = {}
+        self.current: Any = None
+        self.reruns: list[Any] = []
+        self.stop_requested = False
+        self._last_draw = 0.0
+        self._started_at = 0.0
+
+        self.header = w.HTML()
+        self.bars = {b: w.IntProgress(value=0, min=0, max=max(n_items, 1), description=b,
+                                      bar_style="info", layout=w.Layout(width="45%"))
+                     for b in self.backends}
+        self.bar_texts = {b: w.Label("waiting") for b in self.backends}
+        self.stop_button = w.Button(description="Stop", icon="stop", button_style="danger",
+                                    tooltip="cancel what is queued, stop what runs; "
+                                            "finished results are kept")
+        self.stop_button.on_click(self._on_stop)
+        self.links = w.HTML()
+        self.summary = w.HTML()
+        self.timeline = w.Output()
+        self.resources = w.Output()
+        self.log_backend = w.Dropdown(description="backend", options=self.backends)
+        self.log_task = w.BoundedIntText(description="task", min=0,
+                                         max=max(n_items - 1, 0), value=0)
+        self.failed_tasks = w.Dropdown(description="failed", options=[])
+        self.log_text = w.HTML()
+        self.errors = w.HTML()
+        self.rerun_button = w.Button(description="Re-run failed", icon="redo", disabled=True)
+        self.rerun_output = w.Output()
+        for control in (self.log_backend, self.log_task):
+            control.observe(lambda _change: self._show_log(), names="value")
+        self.failed_tasks.observe(self._on_failed_choice, names="value")
+        self.rerun_button.on_click(self._on_rerun)
+        self.tabs = w.Tab(children=[
+            self.summary, self.timeline, self.resources,
+            w.VBox([w.HBox([self.log_backend, self.log_task, self.failed_tasks]),
+                    self.log_text]),
+            w.VBox([self.rerun_button, self.errors, self.rerun_output]),
+        ])
+        self.tabs.titles = TABS
+        super().__init__(children=[
+            self.header,
+            *[w.HBox([self.bars[b], self.bar_texts[b]]) for b in self.backends],
+            w.HBox([self.stop_button, self.links]),
+            self.tabs,
+        ])
+        self.header.value = (
+            f"<b>{html.escape(fn_name)}</b> &middot; backend{'s' if len(backends) > 1 else ''}"
+            f": {html.escape(', '.join(backends))} &middot; workers: "
+            f"{workers if workers else 'all cores'} &middot; items: {n_items}")
+        self.stop_button.disabled = True
+
+    # ----------------------------------------------------------------- events
+    def __call__(self, event: Any) -> None:
+        run = event.run
+        if isinstance(event, RunStarted):
+            self.current = run
+            self.runs[run.backend] = run
+            if self.stop_requested:
+                run.cancel()
+            self.bar_texts[run.backend].value = "starting…"
+            self.stop_button.disabled = False
+            kernel_comms.hear_while_busy(self.stop_button)
+        elif isinstance(event, BackendReady):
+            self._started_at = time.monotonic()
+            if run.dashboard:
+                self.links.value = (f'<a href="{html.escape(run.dashboard)}" target="_blank">'
+                                    f'{html.escape(run.backend)} dashboard</a>')
+            self._draw_progress(run)
+        elif isinstance(event, TasksFinished):
+            if time.monotonic() - self._last_draw >= THROTTLE:
+                self._draw_progress(run)
+        elif isinstance(event, RunFinished):
+            self._draw_progress(run)
+            self._draw_results()
+            if all(b in self.runs and self.runs[b].state != "running" for b in self.backends):
+                self.stop_button.disabled = True
+
+    def _on_stop(self, _button: Any) -> None:
+        """May run on a side thread while the cell is busy: set flags only."""
+        self.stop_requested = True
+        if self.current is not None:
+            self.current.cancel()
+
+    # ----------------------------------------------------------------- drawing
+    def _draw_progress(self, run: Any) -> None:
+        self._last_draw = time.monotonic()
+        bar, counts = self.bars[run.backend], run.counts
+        failed = counts["error"] + counts["lost"]
+        bar.max = max(len(run), 1)
+        bar.value = run.done
+        bar.bar_style = "danger" if failed else ("success" if run.state == "finished"
+                                                 else "info")
+        bar.description = run.backend
+        self.bar_texts[run.backend].value = progress_text(run, time.monotonic()
+                                                          - self._started_at)
+        if self.stop_requested and run.state == "running":
+            self.stop_button.description = "Stopping…"
+            kernel_comms.hear_while_busy(self.stop_button)
+
+    def _draw_results(self) -> None:
+        self.summary.value = summary_html(self.comparison())
+        self._draw_figures()
+        runs_with_errors = [b for b, r in self.runs.items() if r.errors]
+        self.rerun_button.disabled = not runs_with_errors
+        self.errors.value = "".join(errors_html(r) for r in self.runs.values())
+        self.log_backend.value = self.current.backend
+        failed = [(f"task {r.index} · {r.status}", r.index)
+                  for r in self.current.tasks if r.status != OK][:MAX_ROWS]
+        self.failed_tasks.options = [("—", None)] + failed
+        self._show_log()
+
+    def _draw_figures(self) -> None:
+        from .. import plots
+
+        self.timeline.clear_output()
+        self.resources.clear_output()
+        for name, run in self.runs.items():
+            if run.state == "running":
+                continue
+            self.timeline.append_display_data(
+                plots.plot_timeline(run.tasks, title=f"{run.fn_name} on {name}"))
+            labels = {t.pid: t.worker for t in run.tasks if t.pid is not None}
+            self.resources.append_display_data(
+                plots.plot_resources(run.resources, labels=labels,
+                                     title=f"{name}: CPU and memory per worker"))
+
+    def _show_log(self) -> None:
+        run = self.runs.get(self.log_backend.value)
+        if run is None:
+            self.log_text.value = ""
+            return
+        self.log_text.value = task_html(run, self.log_task.value)
+
+    def _on_failed_choice(self, change: dict) -> None:
+        if change["new"] is not None:
+            self.log_task.value = change["new"]
+
+    def _on_rerun(self, _button: Any) -> None:
+        run = self.runs.get(self.log_backend.value) or self.current
+        failed = [r.index for r in run.tasks if r.status != OK]
+        panel = RunPanel(run.fn_name, [run.backend], len(failed), run.workers)
+        self.rerun_output.clear_output()
+        self.rerun_output.append_display_data(panel)
+        self.reruns.append(run.rerun_failed(view=panel))
+
+    # ----------------------------------------------------------------- data
+    def comparison(self) -> Comparison:
+        """The runs so far, as a Comparison (the Summary tab shows its numbers)."""
+        finished = {b: r for b, r in self.runs.items() if r.state != "running"}
+        return Comparison(finished, "serial" if "serial" in finished else None)
+
+    def __repr__(self) -> str:
+        """Deterministic: no times, pids or hosts (notebooks are checked with nbval)."""
+        parts = []
+        for b in self.backends:
+            run = self.runs.get(b)
+            parts.append(f"{b}: " + (run.counts_text() if run else "not run"))
+        return f"<workbench panel {self.fn_name}: {'; '.join(parts)}>"
+
+
+class AutoPanel:
+    """``view="auto"`` in a notebook: a panel made and displayed when the run starts."""
+
+    def __init__(self) -> None:
+        self.panel: RunPanel | None = None
+
+    def __call__(self, event: Any) -> None:
+        if self.panel is None:
+            from IPython.display import display
+
+            run = event.run
+            self.panel = RunPanel(run.fn_name, [run.backend], len(run), run.workers)
+            display(self.panel)
+        self.panel(event)
+
+
+# --------------------------------------------------------------------- text for the widgets
+def progress_text(run: Any, elapsed: float) -> str:
+    """``done/total · failed · running · rate · ETA``, all from the Run."""
+    counts = run.counts
+    failed = counts["error"] + counts["lost"]
+    rate = run.done / elapsed if elapsed > 0 else 0.0
+    left = len(run) - run.done
+    parts = [f"{run.done}/{len(run)}"]
+    if failed:
+        parts.append(f"{failed} failed")
+    if counts["cancelled"]:
+        parts.append(f"{counts['cancelled']} cancelled")
+    if run.state == "running":
+        parts.append(f"{run.running} running")
+        if rate > 0:
+            parts += [f"{rate:.1f} tasks/s", f"ETA {_duration(left / rate)}"]
+    else:
+        parts.append(f"{run.state} in {_duration(run.wall_time)}")
+    return " · ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes} min {secs:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def summary_html(comparison: Comparison) -> str:
+    """The Summary tab: one row per backend."""
+    head = ("backend", "workers", "start-up", "wall", "speed-up vs serial", "efficiency",
+            "Σ task time / wall", "ok", "failed", "same as serial")
+    rows = []
+    for row in comparison.summary:
+        run = comparison[row.backend]
+        same = {True: "yes", False: "<b>NO</b>", None: "—"}[row.same_as_serial]
+        rows.append((row.backend, row.workers, f"{row.startup_time:.2f} s",
+                     f"{row.wall_time:.3f} s", _x(row.speedup), _pct(row.efficiency),
+                     _x(run.speedup), row.ok, row.failed, same))
+    cells = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    header = "".join(f"<th>{h}</th>" for h in head)
+    return f"<table><tr>{header}</tr>{cells}</table>"
+
+
+def errors_html(run: Any) -> str:
+    """The Errors tab for one run: index, type, message, traceback."""
+    errors = run.errors
+    if not errors:
+        return f"<p>{html.escape(run.backend)}: no failed tasks</p>"
+    rows = []
+    for r in errors[:MAX_ROWS]:
+        err = r.error
+        rows.append(
+            f"<tr><td>{r.index}</td><td>{r.status}</td><td>{html.escape(err.type)}</td>"
+            f"<td>{html.escape(err.message)}</td><td><details><summary>traceback</summary>"
+            f"<pre>{html.escape(err.traceback or '(none)')}</pre></details></td></tr>")
+    more = (f"<p>… and {len(errors) - MAX_ROWS} more in run.errors</p>"
+            if len(errors) > MAX_ROWS else "")
+    return (f"<h4>{html.escape(run.backend)}: {len(errors)} failed</h4><table><tr><th>task</th>"
+            f"<th>status</th><th>type</th><th>message</th><th></th></tr>{''.join(rows)}"
+            f"</table>{more}")
+
+
+def task_html(run: Any, index: int) -> str:
+    """The Logs tab for one task: where it ran, what it printed and logged, its error."""
+    try:
+        r = run.task(index)
+    except KeyError as exc:
+        return f"<pre>{html.escape(str(exc.args[0]))}</pre>"
+    where = f" on {r.worker} (pid {r.pid})" if r.worker else ""
+    took = f", {r.duration:.3f} s" if r.duration is not None else ""
+    head = f"task {r.index}: {r.status}{where}, attempt {r.attempt}{took}"
+    body = r.text or "(no output)"
+    error = f"\n\n{r.error.traceback or r.error}" if r.error is not None else ""
+    return f"<pre>{html.escape(head)}\n\n{html.escape(body)}{html.escape(error)}</pre>"
+
+
+def _x(value: float | None) -> str:
+    return f"{value:.2f}x" if value is not None else "—"
+
+
+def _pct(value: float | None) -> str:
+    return f"{value:.0%}" if value is not None else "—"
+
