@@ -100,6 +100,12 @@ class Comparison:
                 f"{row.ok} | {row.failed} | {same} |")
         return "\n".join(lines)
 
+    def plot(self) -> Any:
+        """A matplotlib Figure: wall time (start-up apart) and speed-up per backend."""
+        from .plots import plot_comparison
+
+        return plot_comparison(self)
+
     def __repr__(self) -> str:
         return f"<Comparison of {', '.join(self.runs)}>\n{self.table()}"
 

@@ -80,7 +80,7 @@ class Panel(w.VBox):
             return None
         shown = ["serial"] + [n for n in names if n != "serial"] if comparing else names
         panel = RunPanel(function_name(self.fn), shown, len(self.items), self.workers.value)
-        self.current.clear_output()
+        self.current.outputs = ()  # not clear_output(): that goes through `with out:`
         self.current.append_display_data(panel)
         self.run_button.disabled = self.compare_button.disabled = True
         try:

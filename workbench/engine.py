@@ -6,6 +6,7 @@ Everything here happens in the caller's thread; only :mod:`workbench.capture` ru
 
 from __future__ import annotations
 
+import itertools
 import time
 import warnings
 from typing import Any, Callable, Iterable, Sequence
@@ -26,6 +27,9 @@ POLL_INTERVAL = 0.1
 CANCEL_TIMEOUT = 5.0
 
 _last_run: Run | None = None
+#: Chunk ids are unique in the process, so a late message about a chunk of an earlier run can
+#: never be taken for one of this run.
+_chunk_ids = itertools.count()
 
 
 def last_run() -> Run | None:
@@ -154,6 +158,18 @@ def execute(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, A
     return run
 
 
+def _sampler(backend: backends.Backend) -> Any:
+    """CPU and memory of the backend's local worker processes, sampled in the background
+    (nothing to sample in the caller's own process or on a remote cluster)."""
+    if backend.local or not backend.processes():
+        return None
+    from .sampler import ResourceSampler
+
+    sampler = ResourceSampler(backend.processes)
+    sampler.start()
+    return sampler
+
+
 class _Notifier:
     """Calls observers; one that raises is reported once and then left out."""
 
@@ -185,13 +201,13 @@ class _Loop:
         self.reported: set[tuple[int, int]] = set()
         self.isolated: set[tuple[int, int]] = set()  # tasks re-sent alone after a death
         self.alone_in_flight: set[int] = set()
-        self.next_id = 0
         self._stopping = False
         backend.prepare(key, function)
 
     # ----------------------------------------------------------------- main loop
     def go(self) -> None:
         run = self.run
+        sampler = _sampler(self.backend)
         began = time.perf_counter()
         run.started_at = time.time()
         interrupted = False
@@ -210,6 +226,8 @@ class _Loop:
             if stopping or self.in_flight:  # also an unexpected error: leave nothing running
                 self._stop()
             run.wall_time = time.perf_counter() - began
+            if sampler is not None:
+                run.resources = sampler.stop()
             run.state = "interrupted" if interrupted else (
                 "cancelled" if stopping else "finished")
             self.notify(RunFinished(run))
@@ -237,14 +255,13 @@ class _Loop:
                     self._finish(records[::-1])
                     if not tasks:
                         continue
-            chunk = backends.Chunk(self.next_id, tasks, items, self.key, self.options,
+            chunk = backends.Chunk(next(_chunk_ids), tasks, items, self.key, self.options,
                                    time.time())
             self.backend.submit(chunk)
             self.in_flight[chunk.id] = (tasks, chunk.submitted)
             if alone:
                 self.alone_in_flight.add(chunk.id)
             self.run.chunk_sizes.append(len(tasks))
-            self.next_id += 1
         self._count_running()
 
     def _count_running(self) -> None:

@@ -201,6 +201,21 @@ class Run:
                   if self._records.get(i) is None or self._records[i].status != OK}
         return execute(self.spec.fn, failed, {**self.spec.settings, **settings})
 
+    # ----------------------------------------------------------------- plots
+    def plot_timeline(self) -> Any:
+        """A matplotlib Figure: one bar per task on a row per worker, coloured by status."""
+        from .plots import plot_timeline
+
+        return plot_timeline(self.tasks, title=f"{self.fn_name} on {self.backend}")
+
+    def plot_resources(self) -> Any:
+        """A matplotlib Figure: CPU % and memory of each local worker process over time."""
+        from .plots import plot_resources
+
+        labels = {t.pid: t.worker for t in self.tasks if t.pid is not None}
+        return plot_resources(self.resources, labels=labels,
+                              title=f"{self.fn_name} on {self.backend}")
+
     # ----------------------------------------------------------------- display
     def counts_text(self) -> str:
         c = self.counts

@@ -79,12 +79,14 @@ def _worker_main(conn: multiprocessing.connection.Connection, name: str) -> None
             return
         _, chunk_id, key, blob, tasks, items, options = message
         if chunk_id in cancelled:
+            cancelled.discard(chunk_id)
             conn.send(("done", chunk_id, (name, os.getpid(), capture.HOST, [])))
             continue
         result = capture.execute(
             key, blob, tasks, items, options, worker=name,
             emit=lambda batch: conn.send(("part", chunk_id, batch)),
             stop=lambda: chunk_id in cancelled)
+        cancelled.discard(chunk_id)
         conn.send(("done", chunk_id, result))
 
 

@@ -154,17 +154,18 @@ class RunPanel(w.VBox):
     def _draw_figures(self) -> None:
         from .. import plots
 
-        self.timeline.clear_output()
-        self.resources.clear_output()
+        # Replace the outputs as state: ``clear_output()`` would go through ``with out:``.
+        self.timeline.outputs = ()
+        self.resources.outputs = ()
         for name, run in self.runs.items():
             if run.state == "running":
                 continue
-            self.timeline.append_display_data(
-                plots.plot_timeline(run.tasks, title=f"{run.fn_name} on {name}"))
+            self.timeline.append_display_data(_png(
+                plots.plot_timeline(run.tasks, title=f"{run.fn_name} on {name}")))
             labels = {t.pid: t.worker for t in run.tasks if t.pid is not None}
-            self.resources.append_display_data(
+            self.resources.append_display_data(_png(
                 plots.plot_resources(run.resources, labels=labels,
-                                     title=f"{name}: CPU and memory per worker"))
+                                     title=f"{name}: CPU and memory per worker")))
 
     def _show_log(self) -> None:
         run = self.runs.get(self.log_backend.value)
@@ -181,7 +182,7 @@ class RunPanel(w.VBox):
         run = self.runs.get(self.log_backend.value) or self.current
         failed = [r.index for r in run.tasks if r.status != OK]
         panel = RunPanel(run.fn_name, [run.backend], len(failed), run.workers)
-        self.rerun_output.clear_output()
+        self.rerun_output.outputs = ()
         self.rerun_output.append_display_data(panel)
         self.reruns.append(run.rerun_failed(view=panel))
 
@@ -291,6 +292,17 @@ def task_html(run: Any, index: int) -> str:
     body = r.text or "(no output)"
     error = f"\n\n{r.error.traceback or r.error}" if r.error is not None else ""
     return f"<pre>{html.escape(head)}\n\n{html.escape(body)}{html.escape(error)}</pre>"
+
+
+def _png(figure: Any) -> Any:
+    """The figure as a PNG image: a Figure made without pyplot has no notebook formatter."""
+    import io
+
+    from IPython.display import Image
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    return Image(data=buffer.getvalue(), format="png")
 
 
 def _x(value: float | None) -> str:

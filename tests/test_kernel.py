@@ -1,0 +1,104 @@
+"""The panel in a real Jupyter kernel (jupyter_client): live progress messages reach the
+front end while the cell runs, and pressing Stop during the run stops it and keeps results."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import pytest
+from jupyter_client import KernelManager
+from jupyter_client.kernelspec import KernelSpecManager
+
+SETUP = """
+%load_ext workbench
+import time
+"""
+
+SLOW = """%%parallel --over range(40) --backend process_map --workers 2 --chunksize 1
+def slow(x):
+    time.sleep(0.25)
+    return x
+"""
+
+
+@pytest.fixture
+def kernel(tmp_path):
+    spec = tmp_path / "kernels" / "wbtest"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "workbench test", "language": "python"}))
+    km = KernelManager(kernel_name="wbtest",
+                       kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec.parent)]))
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+    try:
+        yield kc
+    finally:
+        kc.execute("import workbench; workbench.shutdown()")
+        time.sleep(1)
+        kc.stop_channels()
+        km.shutdown_kernel(now=False)
+
+
+def execute(kc, code, on_message=None, timeout=120):
+    msg_id = kc.execute(code)
+    deadline = time.monotonic() + timeout
+    outputs = []
+    while time.monotonic() < deadline:
+        msg = kc.get_iopub_msg(timeout=timeout)
+        if on_message is not None:
+            on_message(msg)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "stream":
+            outputs.append(msg["content"]["text"])
+        if msg["msg_type"] == "error":
+            raise AssertionError("\n".join(msg["content"]["traceback"]))
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return "".join(outputs)
+    raise TimeoutError(code)
+
+
+def test_stop_button_stops_a_running_cell_and_keeps_results(kernel):
+    execute(kernel, SETUP)
+    state = {"stop": None, "clicked": None, "bar_updates": 0, "labels": []}
+
+    def watch(msg):
+        content = msg["content"]
+        if msg["msg_type"] == "comm_open":
+            data = content["data"]["state"]
+            if data.get("_model_name") == "ButtonModel" and data.get("description") == "Stop":
+                state["stop"] = content["comm_id"]
+        if msg["msg_type"] == "comm_msg":
+            delta = content["data"].get("state", {})
+            if "value" in delta and isinstance(delta["value"], int):
+                state["bar_updates"] += 1
+            if isinstance(delta.get("value"), str) and "/40" in delta["value"]:
+                state["labels"].append(delta["value"])
+        if (state["stop"] and state["clicked"] is None and state["bar_updates"] >= 3):
+            state["clicked"] = time.monotonic()
+            kernel.session.send(kernel.shell_channel.socket, "comm_msg", {
+                "comm_id": state["stop"],
+                "data": {"method": "custom", "content": {"event": "click"}}})
+
+    began = time.monotonic()
+    execute(kernel, SLOW, on_message=watch)
+    ended = time.monotonic()
+    assert state["clicked"] is not None, "the Stop button never showed"
+    assert ended - state["clicked"] < 2.5, "the run did not stop within about 2 s of Stop"
+    assert ended - began < 6, "all 40 tasks (5 s) ran: Stop was not heard"
+    assert any("running" in label for label in state["labels"]), state["labels"]
+    out = execute(kernel, "print(_parallel.state, _parallel.counts['ok'], "
+                          "_parallel.counts['cancelled'], _parallel.counts['pending'])")
+    status, ok, cancelled, pending = out.split()
+    assert status == "cancelled" and int(ok) >= 2 and int(cancelled) >= 10
+    assert int(ok) + int(cancelled) == 40 and pending == "0"
+    execute(kernel, "%%parallel --over range(3) --backend process_map --workers 2 --view none"
+                    "\ndef sq(x):\n    return x * x\n")
+    again = execute(kernel, "print(_parallel.results)")
+    assert again.strip() == "[0, 1, 4]", "the same backend works in the next cell"

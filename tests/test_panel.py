@@ -1,0 +1,129 @@
+"""The widget panel and the standing dashboard: widget values after real runs (ipywidgets
+work without a front end; what a browser shows is checked by the browser test)."""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+
+import workbench as wb
+from workbench.views.panel import RunPanel, progress_text
+from conftest import WORKERS
+
+
+def flaky(x):
+    print(f"task {x} says hi")
+    if x % 4 == 1:
+        raise ValueError(f"no {x}")
+    return x
+
+
+def run_with_panel(fn, items, names, **kwargs):
+    panel = RunPanel(fn.__name__, names, len(items), WORKERS)
+    if len(names) == 1:
+        result = wb.run(fn, items, backend=names[0], workers=WORKERS, view=panel, **kwargs)
+    else:
+        result = wb.compare(fn, items, backends=names, workers=WORKERS, view=panel, **kwargs)
+    return panel, result
+
+
+def test_panel_shows_counts_tables_logs_and_errors_after_a_run(parallel_backend):
+    panel, run = run_with_panel(flaky, list(range(12)), [parallel_backend])
+    bar = panel.bars[parallel_backend]
+    assert (bar.value, bar.max, bar.bar_style) == (12, 12, "danger")
+    text = panel.bar_texts[parallel_backend].value
+    assert text.startswith("12/12 · 3 failed · finished in")
+    assert panel.tabs.titles == ("Summary", "Timeline", "Resources", "Logs", "Errors")
+    summary = panel.summary.value
+    assert f"<td>{parallel_backend}</td><td>{WORKERS}</td>" in summary
+    assert "<td>9</td><td>3</td>" in summary  # ok, failed
+    errors = panel.errors.value
+    assert errors.count("<tr><td>") == 3 and "ValueError" in errors and "no 5" in errors
+    assert "raise ValueError" in errors  # the traceback
+    assert [v for _, v in panel.failed_tasks.options] == [None, 1, 5, 9]
+    panel.log_task.value = 6
+    assert "task 6 says hi" in panel.log_text.value and "task 6: ok on " in panel.log_text.value
+    panel.failed_tasks.value = 5
+    assert panel.log_task.value == 5
+    assert "task 5 says hi" in panel.log_text.value and "no 5" in panel.log_text.value
+    assert not panel.rerun_button.disabled and panel.stop_button.disabled
+    assert len(panel.timeline.outputs) == 1 and len(panel.resources.outputs) == 1
+    assert repr(panel) == (f"<workbench panel flaky: {parallel_backend}: 12 of 12 tasks done: "
+                           "9 ok, 3 error>")
+
+
+def test_panel_for_a_comparison_has_a_bar_and_a_row_per_backend():
+    panel, cmp = run_with_panel(flaky, list(range(8)), ["serial", "process_map"])
+    assert set(panel.bars) == {"serial", "process_map"}
+    assert all(bar.value == 8 for bar in panel.bars.values())
+    assert panel.summary.value.count("<tr><td>") == 2
+    assert panel.summary.value.count("<td>yes</td>") == 2  # same as serial
+    assert len(panel.timeline.outputs) == 2
+    assert cmp.all_same
+
+
+def test_rerun_failed_button_runs_only_the_failed_tasks():
+    panel, run = run_with_panel(flaky, list(range(8)), ["process_map"])
+    panel._on_rerun(panel.rerun_button)
+    again = panel.reruns[-1]
+    assert again.indices == [1, 5] and len(panel.rerun_output.outputs) == 1
+
+
+def test_stop_keeps_finished_results_and_leaves_nothing_running(parallel_backend):
+    panel = RunPanel("slow", [parallel_backend], 60, WORKERS)
+    threading.Timer(0.8, panel._on_stop, args=(panel.stop_button,)).start()
+    began = time.monotonic()
+    run = wb.run(lambda x: time.sleep(0.1) or x, range(60), backend=parallel_backend,
+                 workers=WORKERS, chunksize=1, view=panel)
+    assert time.monotonic() - began < 4
+    assert run.state == "cancelled" and run.counts["ok"] >= 1 and run.counts["cancelled"] > 20
+    assert all(v == i for i, v in enumerate(run.results) if v)
+    assert "cancelled" in panel.bar_texts[parallel_backend].value
+    assert run.running == 0
+
+
+def test_throttled_updates_on_a_big_run():
+    draws = []
+    panel = RunPanel("tiny", ["process_map"], 100_000, WORKERS)
+    original = panel._draw_progress
+    panel._draw_progress = lambda run: (draws.append(time.monotonic()), original(run))
+    run = wb.run(lambda x: x, range(100_000), backend="process_map", workers=WORKERS,
+                 view=panel)
+    assert run.ok and panel.bars["process_map"].value == 100_000
+    gaps = [b - a for a, b in zip(draws[1:-1], draws[2:-1])]
+    assert all(gap >= 0.2 for gap in gaps), "at most a few redraws per second"
+    assert len(draws) < 10 + 5 * run.wall_time
+
+
+def test_progress_text_comes_from_the_run():
+    run = wb.run(lambda x: x, range(5), view="none")
+    assert progress_text(run, 1.0).startswith("5/5 · finished in ")
+
+
+def test_dashboard_runs_compares_and_keeps_history():
+    dashboard = wb.Panel(flaky, range(8), backends=["serial", "process_map"])
+    dashboard.workers.value = WORKERS
+    dashboard.chunksize.value = "2"
+    dashboard.backend_choice.value = ("process_map",)
+    first = dashboard.run()
+    assert isinstance(first, wb.Run) and first.chunk_sizes == [2, 2, 2, 2]
+    dashboard.chunksize.value = "auto"
+    dashboard.backend_choice.value = ("serial", "process_map")
+    second = dashboard.compare()
+    assert isinstance(second, wb.Comparison) and list(second.runs) == ["serial", "process_map"]
+    assert dashboard.runs == [first, second]
+    assert dashboard.history.value.count("<tr><td>") == 3
+    assert len(dashboard.current.outputs) == 1
+    dashboard.chunksize.value = "lots"
+    assert dashboard.run() is None
+    assert "chunk size must be 'auto' or a whole number" in html.unescape(
+        dashboard.message.value)
+    assert repr(dashboard) == "<workbench.Panel flaky over 8 items, 2 runs kept>"
+
+
+def test_auto_view_is_text_outside_a_notebook():
+    from workbench.views import make_view
+    from workbench.views.text import TextView
+
+    assert isinstance(make_view("auto"), TextView)

@@ -1,0 +1,124 @@
+"""Resource samples of real worker processes, and the plots drawn from real runs."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+import matplotlib.pyplot as plt
+import pytest
+
+import workbench as wb
+from workbench.plots import STATUS_COLOURS, plot_comparison, plot_resources, plot_timeline
+from workbench.sampler import ResourceSampler
+from conftest import WORKERS, run
+
+
+def busy(x):
+    end = time.perf_counter() + 0.15
+    while time.perf_counter() < end:
+        pass
+    return x
+
+
+def fail_two(x):
+    if x in (3, 7):
+        raise RuntimeError(x)
+    return x
+
+
+def test_runs_sample_cpu_and_memory_of_each_local_worker():
+    r = run(busy, range(12), "process_map", chunksize=1)
+    pids = {t.pid for t in r.tasks}
+    assert {s.pid for s in r.resources} == pids
+    span = max(s.time for s in r.resources) - min(s.time for s in r.resources)
+    for pid in pids:
+        mine = [s for s in r.resources if s.pid == pid]
+        assert len(mine) >= 2 * span * 0.8, "at least about 2 samples a second"
+        assert max(s.cpu for s in mine) > 50 and min(s.rss for s in mine) > 10 * 2**20
+
+
+def test_serial_runs_have_no_worker_processes_to_sample():
+    assert run(busy, range(2), "serial").resources == []
+
+
+def test_sampler_skips_processes_that_exit_and_stops_cleanly():
+    import subprocess
+    import sys
+
+    import psutil
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.6)"])
+    proc = psutil.Process(child.pid)
+    reaper = threading.Thread(target=child.wait)  # its parent reaps it, as a pool would
+    reaper.start()
+    with ResourceSampler(lambda: [proc], interval=0.1) as sampler:
+        time.sleep(1.2)
+    reaper.join()
+    samples = sampler.stop()
+    assert samples and sampler.errors == 0
+    assert max(s.time for s in samples) - min(s.time for s in samples) < 0.8
+    assert not [t for t in threading.enumerate() if t.name == "workbench-sampler"]
+
+
+def _render(fig):
+    fig.savefig(io.BytesIO(), format="png")
+    assert plt.get_fignums() == [], "plots must not touch pyplot's global state"
+
+
+def test_timeline_has_one_bar_per_task_on_a_row_per_worker():
+    r = run(fail_two, range(12), "process_map", chunksize=1)
+    fig = plot_timeline(r.tasks)
+    _render(fig)
+    ax = fig.axes[0]
+    bars = [c for c in ax.collections]
+    assert sum(len(c.get_paths()) for c in bars) == 12
+    colours = [tuple(fc) for c in bars for fc in c.get_facecolors()]
+    from matplotlib.colors import to_rgba
+
+    assert colours.count(to_rgba(STATUS_COLOURS["error"])) == 2
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(dict.fromkeys(
+        t.worker for t in r.tasks))
+    assert r.plot_timeline().axes
+
+
+def test_timeline_draws_only_tasks_that_ran():
+    r = wb.run(lambda x: time.sleep(0.05) or x, range(40), backend="process_map",
+               workers=WORKERS, chunksize=1, view="none",
+               observers=[lambda e: _cancel_later(e)])
+    ran = [t for t in r.tasks if t.start is not None]
+    assert r.counts["cancelled"] > 0
+    fig = plot_timeline(r.tasks)
+    _render(fig)
+    assert sum(len(c.get_paths()) for c in fig.axes[0].collections) == len(ran)
+
+
+def _cancel_later(event):
+    if type(event).__name__ == "BackendReady":
+        threading.Timer(0.3, event.run.cancel).start()
+
+
+def test_resources_plot_has_one_line_per_process_on_both_axes():
+    r = run(busy, range(8), "process_map", chunksize=1)
+    fig = r.plot_resources()
+    _render(fig)
+    cpu_ax, mem_ax = fig.axes
+    pids = {s.pid for s in r.resources}
+    assert len(cpu_ax.lines) == len(mem_ax.lines) == len(pids) == WORKERS
+    assert {line.get_label() for line in cpu_ax.lines} == {t.worker for t in r.tasks}
+
+
+def test_empty_plots_say_so():
+    assert plot_timeline([]).axes[0].texts[0].get_text() == "no tasks ran"
+    assert plot_resources([]).axes[0].texts[0].get_text() == "no resource samples"
+
+
+def test_comparison_plot_shows_wall_time_and_speedup_per_backend():
+    cmp = wb.compare(busy, range(6), backends=["process_map"], workers=WORKERS, view="none")
+    fig = cmp.plot()
+    _render(fig)
+    wall_ax, speed_ax = fig.axes
+    assert [t.get_text() for t in speed_ax.get_xticklabels()] == ["serial", "process_map"]
+    assert len(speed_ax.patches) == 2 and len(wall_ax.patches) == 4  # run + start-up bars
+    assert speed_ax.patches[1].get_height() == pytest.approx(cmp.summary[1].speedup)

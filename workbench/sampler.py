@@ -1,0 +1,114 @@
+"""The resource sampler: CPU % and memory (RSS) of the local worker processes, read with
+psutil in one background thread. It collects plain samples; it never draws or prints."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+#: Samples kept per run; past it every other old sample is dropped, so a long run keeps an
+#: evenly thinned history instead of growing without bound.
+MAX_SAMPLES = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One reading of one process."""
+
+    time: float  # time.time()
+    pid: int
+    cpu: float  # percent; 100 = one full core
+    rss: int  # bytes
+
+
+class ResourceSampler:
+    """Samples the processes returned by ``processes()`` every ``interval`` seconds.
+
+    ``processes`` is called again on every tick, so replaced workers are picked up. A
+    process's first reading only primes psutil's CPU counter and is not recorded.
+    """
+
+    def __init__(self, processes: Callable[[], list[Any]], interval: float = 0.25):
+        self._processes = processes
+        self._interval = interval
+        self._samples: list[Sample] = []
+        self._known: dict[int, Any] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.errors = 0
+
+    def start(self) -> ResourceSampler:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="workbench-sampler",
+                                            daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> list[Sample]:
+        """Stop sampling (idempotent) and return every sample."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        return self.samples
+
+    def __enter__(self) -> ResourceSampler:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def samples(self) -> list[Sample]:
+        with self._lock:
+            return list(self._samples)
+
+    @property
+    def pids(self) -> set[int]:
+        with self._lock:
+            return {s.pid for s in self._samples}
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                self._tick()
+            except Exception:  # noqa: BLE001 - never break the run for a reading
+                self.errors += 1
+            if self._stop.wait(self._interval):
+                return
+
+    def _tick(self) -> None:
+        import psutil
+
+        now = time.time()
+        batch = []
+        current = {}
+        for proc in self._processes():
+            pid = proc.pid
+            known = self._known.get(pid)
+            try:
+                if known is None:
+                    proc.cpu_percent(None)  # prime: the first value means nothing
+                    current[pid] = proc
+                    continue
+                with known.oneshot():
+                    batch.append(Sample(now, pid, known.cpu_percent(None),
+                                        known.memory_info().rss))
+                current[pid] = known
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+        self._known = current
+        with self._lock:
+            self._samples.extend(batch)
+            if len(self._samples) > MAX_SAMPLES:
+                self._samples = self._samples[::2]
+
+
+def usage_by_pid(samples: list[Sample]) -> dict[int, list[Sample]]:
+    """Samples grouped by process, in time order."""
+    grouped: dict[int, list[Sample]] = {}
+    for s in samples:
+        grouped.setdefault(s.pid, []).append(s)
+    return grouped
