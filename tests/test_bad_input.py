@@ -66,6 +66,8 @@ CASES = [
      ["chunksize must be 'auto' or a whole number >= 1, got 0"]),
     ("bad retries", lambda: wb.run(square, [1], retries=-1), wb.InputError,
      ["retries must be a whole number >= 0"]),
+    ("bad timeout", lambda: wb.run(square, [1], timeout=0), wb.InputError,
+     ["timeout must be a number of seconds > 0, or None"]),
     ("bad seed", lambda: wb.run(square, [1], seed="x"), wb.InputError,
      ["seed must be a whole number >= 0 or None"]),
     ("address on a local backend", lambda: wb.run(square, [1], address="tcp://h:1"),

@@ -259,3 +259,23 @@ def test_cancel_from_another_thread_keeps_finished_results(backend):
     assert all(r.results[t.index] == t.index for t in r.tasks if t.ok)
     assert elapsed < 5
     assert run(lambda x: x, [1, 2], backend).results == [1, 2], "backend usable afterwards"
+
+
+def spin_on_four(x):
+    if x == 4:
+        while True:  # a hung task that never sleeps or returns
+            pass
+    return x
+
+
+def test_timeout_fails_the_hung_task_alone(backend):
+    run(lambda x: x, [0], backend)  # warm: time the run, not the start-up
+    began = time.monotonic()
+    r = run(spin_on_four, range(8), backend, timeout=0.5, chunksize=1)
+    assert time.monotonic() - began < 6
+    assert [e.index for e in r.errors] == [4]
+    err = r.task(4).error
+    assert err.type == "TaskTimeout" and err.message == "task 4 ran longer than the timeout of 0.5 s"
+    assert "while True" in err.traceback and "alarm" not in err.traceback
+    assert [v for i, v in enumerate(r.results) if i != 4] == [0, 1, 2, 3, 5, 6, 7]
+    assert run(lambda x: x, [1], backend, timeout=5).results == [1], "usable afterwards"

@@ -64,6 +64,13 @@ def test_fn_option_star_and_seed(ip):
     assert ip.user_ns["_parallel"].results == [2, 12]
 
 
+def test_timeout_option(ip):
+    ip.run_cell_magic("parallel", "--over range(3) --timeout 0.3 --view none",
+                      "import time\ndef nap(x):\n    time.sleep(5 if x == 1 else 0)\n    return x\n")
+    r = ip.user_ns["_parallel"]
+    assert [e.error.type for e in r.errors] == ["TaskTimeout"] and r.results[2] == 2
+
+
 def test_text_view_prints_a_bar_and_a_summary(ip, capsys):
     ip.run_cell_magic("parallel", "--over range(4) --view text", "def f(x):\n    return x\n")
     err = capsys.readouterr().err
@@ -81,6 +88,7 @@ USAGE_ERRORS = [
     ("--over shops --workers 0", "def f(x):\n    return x\n", "workers must be at least 1"),
     ("--over shops --bogus 1", "def f(x):\n    return x\n", "unrecognized arguments: --bogus"),
     ("--over shops --chunksize x", "def f(x):\n    return x\n", "--chunksize must be 'auto'"),
+    ("--over shops --timeout 0", "def f(x):\n    return x\n", "--timeout must be a number"),
     ("--over shops --retries -1", "def f(x):\n    return x\n", "--retries must be 0 or more"),
     ("--over shops --view fancy", "def f(x):\n    return x\n", "invalid choice: 'fancy'"),
     ("--backend serial", "def f(x):\n    return x\n", "required: --over"),

@@ -11,7 +11,7 @@ Heavy packages (dask, ray, IPython, ipywidgets, matplotlib) are imported only wh
 from __future__ import annotations
 
 from .backends import shutdown
-from .capture import current_task, task_rng, task_seed_sequence
+from .capture import TaskTimeout, current_task, task_rng, task_seed_sequence
 from .compare import Comparison, compare
 from .config import config
 from .engine import last_run, run
@@ -33,7 +33,7 @@ __all__ = [
     "task_rng", "task_seed_sequence", "current_task",
     "Run", "Comparison", "TaskRecord", "TaskError", "LogEntry", "WarningEntry", "Failed",
     "InputError", "BackendError", "BackendNotInstalled", "TaskErrors", "Interrupted",
-    "Panel", "load_ipython_extension",
+    "TaskTimeout", "Panel", "load_ipython_extension",
 ]
 
 

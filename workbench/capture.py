@@ -12,10 +12,12 @@ This module imports only the standard library at import time: it is imported by 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
 import pickle
+import signal
 import socket
 import sys
 import threading
@@ -24,7 +26,7 @@ import traceback
 import warnings
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 #: Default cap on what one task may write (stdout + stderr + logs + warnings), in characters.
 MAX_OUTPUT = 1 << 20
@@ -43,6 +45,59 @@ class TaskOptions:
     encode: bool = True  # pickle values and exceptions (False only in the caller's own process)
     max_output: int = MAX_OUTPUT
     capture_level: int = logging.INFO
+    timeout: float | None = None  # seconds per task
+
+
+class TaskTimeout(TimeoutError):
+    """Raised inside a task that runs longer than the run's ``timeout``."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None, index: int) -> Iterator[None]:
+    """Raise :class:`TaskTimeout` in the running task after ``seconds``.
+
+    In a process's main thread an interval timer (SIGALRM) interrupts even a sleeping task;
+    in other threads (a Dask worker's) the exception is set asynchronously and lands at the
+    next Python instruction. Code stuck inside one C call notices it only when that returns.
+    """
+    if seconds is None:
+        yield
+        return
+    message = f"task {index} ran longer than the timeout of {seconds:g} s"
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+        def alarm(signum, frame):  # noqa: ANN001
+            raise TaskTimeout(message)
+
+        previous = signal.signal(signal.SIGALRM, alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        return
+    import ctypes
+
+    thread_id, lock, state = threading.get_ident(), threading.Lock(), {"over": False}
+    set_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
+
+    def expire() -> None:
+        with lock:
+            if not state["over"]:
+                state["fired"] = True
+                set_exc(ctypes.c_ulong(thread_id), ctypes.py_object(TaskTimeout))
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        with lock:
+            state["over"] = True
+            timer.cancel()
+            if state.get("fired"):  # the task ended meanwhile: drop a pending exception
+                set_exc(ctypes.c_ulong(thread_id), None)
 
 
 # --------------------------------------------------------------------------- task context
@@ -261,7 +316,13 @@ def _error_tuple(exc: BaseException, encode: bool, skip_frames: int = 1):
     for _ in range(skip_frames):  # hide workbench's own frames
         if tb is not None and tb.tb_next is not None:
             tb = tb.tb_next
-    text = "".join(traceback.format_exception(type(exc), exc, tb))
+    if isinstance(exc, TaskTimeout):  # show where the task was, not the alarm handler
+        frames = [f for f in traceback.extract_tb(tb)
+                  if not (f.filename == __file__ and f.name == "alarm")]
+        text = ("Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
+                + "".join(traceback.format_exception_only(type(exc), exc)))
+    else:
+        text = "".join(traceback.format_exception(type(exc), exc, tb))
     payload: Any = exc
     if encode:
         try:
@@ -292,10 +353,14 @@ def run_task(fn: Callable[..., Any], index: int, attempt: int, item: Any,
     status, value, error = "ok", None, None
     start = time.time()
     try:
-        value = fn(*item) if options.star else fn(item)
+        with deadline(options.timeout, index):
+            value = fn(*item) if options.star else fn(item)
     except BaseException as exc:  # noqa: BLE001 - every failure becomes data
         if isinstance(exc, KeyboardInterrupt) and not options.encode:
             raise  # in the caller's own process, Ctrl-C must stop the run
+        if type(exc) is TaskTimeout and not exc.args:  # set asynchronously: say what it is
+            exc = TaskTimeout(f"task {index} ran longer than the timeout of "
+                              f"{options.timeout:g} s").with_traceback(exc.__traceback__)
         status, error = "error", _error_tuple(exc, options.encode)
     end = time.time()
     _current.reset(token)

@@ -18,6 +18,7 @@ DEFAULTS: dict[str, Any] = {
     "chunksize": "auto",
     "seed": 0,
     "retries": 0,
+    "timeout": None,
     "address": None,
     "view": "auto",
     "backend_options": None,

@@ -40,6 +40,7 @@ def last_run() -> Run | None:
 def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVEN,
         workers: int | None = NOT_GIVEN, chunksize: int | str = NOT_GIVEN,
         star: bool = False, seed: int | None = NOT_GIVEN, retries: int = NOT_GIVEN,
+        timeout: float | None = NOT_GIVEN,
         address: str | None = NOT_GIVEN, backend_options: dict[str, Any] | None = NOT_GIVEN,
         view: Any = NOT_GIVEN, observers: Sequence[Observer] = ()) -> Run:
     """Run ``fn`` on every item and return a :class:`Run` with one record per item.
@@ -54,6 +55,8 @@ def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVE
     star : call ``fn(*item)``, for items that are argument tuples.
     seed : root of the per-task seeds read by :func:`workbench.task_rng` (``None``: fresh).
     retries : re-run a task that failed or whose worker died up to this many times.
+    timeout : seconds a task may run; past it the task fails with ``TaskTimeout`` and the
+        others go on.
     address : connect to an existing Dask scheduler or Ray cluster instead of starting one.
     backend_options : backend specific settings, e.g. ``{"start_method": "spawn"}`` for
         ``process_map`` or ``{"dashboard": True}`` for ``ray``.
@@ -77,6 +80,7 @@ def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVE
         "star": bool(star),
         "seed": resolve("seed", seed),
         "retries": resolve("retries", retries),
+        "timeout": resolve("timeout", timeout),
         "address": resolve("address", address),
         "backend_options": resolve("backend_options", backend_options) or {},
         "view": resolve("view", view),
@@ -113,6 +117,10 @@ def _check_settings(settings: dict[str, Any]) -> None:
     retries = settings["retries"]
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise InputError(f"retries must be a whole number >= 0, got {retries!r}")
+    timeout = settings["timeout"]
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not timeout > 0):
+        raise InputError(f"timeout must be a number of seconds > 0, or None; got {timeout!r}")
     seed = settings["seed"]
     if seed is None:
         import numpy as np
@@ -194,7 +202,8 @@ class _Loop:
         self.run, self.backend, self.key, self.items, self.notify = run, backend, key, items, notify
         self.retries = settings["retries"]
         self.options = TaskOptions(star=settings["star"], seed=settings["seed"],
-                                   encode=not backend.local)
+                                   encode=not backend.local,
+                                   timeout=settings.get("timeout"))
         self.planner = Planner(((i, 1) for i in items), backend.workers,
                                settings["chunksize"], backend.chunk_target)
         self.in_flight: dict[int, tuple[list[tuple[int, int]], float]] = {}

@@ -41,6 +41,8 @@ class ParallelMagics(Magics):
                               help="tasks at once (default: all cores)")
     @magic_arguments.argument("--chunksize", default="auto",
                               help="items per chunk, or 'auto' (default)")
+    @magic_arguments.argument("--timeout", type=float, default=None, metavar="SECONDS",
+                              help="a task running longer fails with TaskTimeout")
     @magic_arguments.argument("--retries", type=int, default=0,
                               help="re-run a failed or lost task up to N times")
     @magic_arguments.argument("--address", default=None,
@@ -167,6 +169,10 @@ def _settings(args: Any) -> dict[str, Any]:
         raise UsageError(f"--retries must be 0 or more, got {args.retries}")
     if args.seed < 0:
         raise UsageError(f"--seed must be 0 or more, got {args.seed}")
+    if args.timeout is not None:
+        if not args.timeout > 0:
+            raise UsageError(f"--timeout must be a number of seconds > 0, got {args.timeout}")
+        settings["timeout"] = args.timeout
     if args.address is not None:
         settings["address"] = args.address
     return settings
