@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 import workbench as wb
-from workbench.plots import STATUS_COLOURS, plot_comparison, plot_resources, plot_timeline
+from workbench.plots import STATUS_COLOURS, plot_resources, plot_timeline
 from workbench.sampler import ResourceSampler
 from conftest import WORKERS, run
 

@@ -135,24 +135,21 @@ def compare(fn: Callable[..., Any], items: Iterable[Any],
     >>> cmp.all_same
     True
     """
-    names = list(backends) if backends is not None else _installed()
+    names = list(backends) if backends is not None else _backends.installed()
     if isinstance(backends, str):
         raise InputError(f"backends must be a list of names, e.g. [{backends!r}]")
     if not names:
         raise InputError("backends is empty: name at least one, e.g. ['serial', 'process_map']")
     for name in names:
-        _backend_class(name)  # fail on an unknown or missing backend before running anything
+        _backends.backend_class(name)  # an unknown or missing backend fails before any run
     if len(set(names)) != len(names):
         raise InputError(f"backends lists a name twice: {names}")
     ordered = ["serial"] + [n for n in names if n != "serial"]
     data = materialize(items)  # a generator must feed every backend the same items
-    runs = {name: run_one(fn, data, backend=name, **settings) for name in ordered}
+    runs = {}
+    for name in ordered:
+        runs[name] = run_one(fn, data, backend=name, **settings)
+        if runs[name].state == "cancelled":  # Stop means stop, not "next backend"
+            break
     return Comparison(runs, "serial")
 
-
-def _installed() -> list[str]:
-    return _backends.installed()
-
-
-def _backend_class(name: str) -> Any:
-    return _backends.backend_class(name)

@@ -6,6 +6,7 @@ records and never decides chunk sizes: the engine does all that, identically for
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -99,6 +100,7 @@ class Backend(ABC):
     def __init__(self, spec: BackendSpec):
         self.spec = spec
         self._started = False
+        self._n = spec.workers or os.cpu_count() or 1  # a cluster's backend counts its own
         self._roots: list[Any] = []  # psutil.Process objects started with this backend
 
     def processes(self) -> list[Any]:
@@ -115,9 +117,9 @@ class Backend(ABC):
         return list(found.values())
 
     @property
-    @abstractmethod
     def workers(self) -> int:
         """How many tasks can run at once."""
+        return self._n
 
     def preflight(self) -> None:
         """Cheap checks before anything starts or a warm backend is replaced (for example

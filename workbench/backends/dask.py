@@ -10,7 +10,6 @@ and is unpickled once per worker (scattered data would die with a dying worker).
 from __future__ import annotations
 
 import logging
-import os
 import queue
 from typing import Any
 
@@ -42,11 +41,6 @@ class DaskBackend(Backend):
         self._futures: dict[int, Any] = {}
         self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._function: Any = None
-        self._n = spec.workers or os.cpu_count() or 1
-
-    @property
-    def workers(self) -> int:
-        return self._n
 
     def preflight(self) -> None:
         if self.spec.address is not None:

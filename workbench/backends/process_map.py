@@ -111,7 +111,6 @@ class ProcessMapBackend(Backend):
 
     def __init__(self, spec):
         super().__init__(spec)
-        self._n = spec.workers or os.cpu_count() or 1
         method = spec.option("start_method", _default_start_method())
         if method not in multiprocessing.get_all_start_methods():
             from ..errors import InputError
@@ -125,10 +124,6 @@ class ProcessMapBackend(Backend):
         self._workers: list[_Worker] = []
         self._functions: dict[bytes, bytes] = {}
         self._stash: list[Outcome] = []  # news found outside poll(), reported by the next one
-
-    @property
-    def workers(self) -> int:
-        return self._n
 
     def processes(self) -> list[Any]:
         """The worker processes (replacements included). multiprocessing's own forkserver and

@@ -41,11 +41,6 @@ class RayBackend(Backend):
         self._owned = False
         self._refs: dict[int, Any] = {}
         self._function: Any = None
-        self._n = spec.workers or os.cpu_count() or 1
-
-    @property
-    def workers(self) -> int:
-        return self._n
 
     def preflight(self) -> None:
         if self.spec.address is not None:
