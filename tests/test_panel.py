@@ -31,7 +31,7 @@ def run_with_panel(fn, items, names, **kwargs):
 def test_panel_shows_counts_tables_logs_and_errors_after_a_run(parallel_backend):
     panel, run = run_with_panel(flaky, list(range(12)), [parallel_backend])
     bar = panel.bars[parallel_backend]
-    assert (bar.value, bar.max, bar.bar_style) == (12, 12, "danger")
+    assert (bar.value, bar.max, bar.bar_style) == (12, 12, "warning")
     text = panel.bar_texts[parallel_backend].value
     assert text.startswith("12/12 · 3 failed · finished in")
     assert panel.tabs.titles == ("Summary", "Timeline", "Resources", "Logs", "Errors")
@@ -60,6 +60,9 @@ def test_panel_for_a_comparison_has_a_bar_and_a_row_per_backend():
     assert panel.summary.value.count("<tr><td>") == 2
     assert panel.summary.value.count("<td>yes</td>") == 2  # same as serial
     assert len(panel.timeline.outputs) == 2
+    resources = panel.resources.outputs
+    assert resources[0]["text"] == "serial: no local worker processes sampled\n"
+    assert "image/png" in resources[1]["data"]
     assert cmp.all_same
 
 

@@ -48,10 +48,16 @@ class ResourceSampler:
         return self
 
     def stop(self) -> list[Sample]:
-        """Stop sampling (idempotent) and return every sample."""
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
+        """Stop sampling (idempotent) and return every sample, with a last reading taken now
+        so that even a run shorter than one interval has one."""
+        if self._thread is not None and not self._stop.is_set():
+            self._stop.set()
             self._thread.join()
+            try:
+                self._tick()
+            except Exception:  # noqa: BLE001
+                self.errors += 1
+        self._stop.set()
         return self.samples
 
     def __enter__(self) -> ResourceSampler:

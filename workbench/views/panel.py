@@ -25,6 +25,8 @@ THROTTLE = 0.25
 #: Rows shown in the Errors table and entries in the failed-task chooser.
 MAX_ROWS = 200
 TABS = ("Summary", "Timeline", "Resources", "Logs", "Errors")
+TABLE_STYLE = ("<style>.wb-table td, .wb-table th {padding: 2px 12px; text-align: left}"
+               ".wb-table tr:nth-child(even) {background: rgba(0,0,0,0.04)}</style>")
 
 
 class RunPanel(w.VBox):
@@ -130,8 +132,8 @@ class RunPanel(w.VBox):
         failed = counts["error"] + counts["lost"]
         bar.max = max(len(run), 1)
         bar.value = run.done
-        bar.bar_style = "danger" if failed else ("success" if run.state == "finished"
-                                                 else "info")
+        bar.bar_style = ("danger" if failed and not counts["ok"] else "warning" if failed
+                         else "success" if run.state == "finished" else "info")
         bar.description = run.backend
         self.bar_texts[run.backend].value = progress_text(run, time.monotonic()
                                                           - self._started_at)
@@ -162,6 +164,9 @@ class RunPanel(w.VBox):
                 continue
             self.timeline.append_display_data(_png(
                 plots.plot_timeline(run.tasks, title=f"{run.fn_name} on {name}")))
+            if not run.resources:  # serial (the kernel itself), a remote cluster, a short run
+                self.resources.append_stdout(f"{name}: no local worker processes sampled\n")
+                continue
             labels = {t.pid: t.worker for t in run.tasks if t.pid is not None}
             self.resources.append_display_data(_png(
                 plots.plot_resources(run.resources, labels=labels,
@@ -258,7 +263,7 @@ def summary_html(comparison: Comparison) -> str:
                      _x(run.speedup), row.ok, row.failed, same))
     cells = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
     header = "".join(f"<th>{h}</th>" for h in head)
-    return f"<table><tr>{header}</tr>{cells}</table>"
+    return f"{TABLE_STYLE}<table class='wb-table'><tr>{header}</tr>{cells}</table>"
 
 
 def errors_html(run: Any) -> str:
@@ -275,7 +280,8 @@ def errors_html(run: Any) -> str:
             f"<pre>{html.escape(err.traceback or '(none)')}</pre></details></td></tr>")
     more = (f"<p>… and {len(errors) - MAX_ROWS} more in run.errors</p>"
             if len(errors) > MAX_ROWS else "")
-    return (f"<h4>{html.escape(run.backend)}: {len(errors)} failed</h4><table><tr><th>task</th>"
+    return (f"{TABLE_STYLE}<h4>{html.escape(run.backend)}: {len(errors)} failed</h4>"
+            f"<table class='wb-table'><tr><th>task</th>"
             f"<th>status</th><th>type</th><th>message</th><th></th></tr>{''.join(rows)}"
             f"</table>{more}")
 
