@@ -25,7 +25,8 @@ THROTTLE = 0.25
 #: Rows shown in the Errors table and entries in the failed-task chooser.
 MAX_ROWS = 200
 TABS = ("Summary", "Timeline", "Resources", "Logs", "Errors")
-TABLE_STYLE = ("<style>.wb-table td, .wb-table th {padding: 2px 12px; text-align: left}"
+TABLE_STYLE = ("<style>.wb-table td, .wb-table th {padding: 2px 10px; text-align: left; "
+               "white-space: nowrap}"
                ".wb-table tr:nth-child(even) {background: rgba(0,0,0,0.04)}</style>")
 
 
@@ -51,7 +52,8 @@ class RunPanel(w.VBox):
 
         self.header = w.HTML()
         self.bars = {b: w.IntProgress(value=0, min=0, max=max(n_items, 1), description=b,
-                                      bar_style="info", layout=w.Layout(width="45%"))
+                                      bar_style="info", layout=w.Layout(width="45%"),
+                                      style={"description_width": "90px"})
                      for b in self.backends}
         self.bar_texts = {b: w.Label("waiting") for b in self.backends}
         self.stop_button = w.Button(description="Stop", icon="stop", button_style="danger",
