@@ -130,3 +130,24 @@ def test_auto_view_is_text_outside_a_notebook():
     from workbench.views.text import TextView
 
     assert isinstance(make_view("auto"), TextView)
+
+
+def test_errors_logs_and_timeline_show_up_while_a_long_run_goes(monkeypatch):
+    import workbench.views.panel as panel_module
+
+    monkeypatch.setattr(panel_module, "DETAILS_EVERY", 0.3)
+    monkeypatch.setattr(panel_module, "FIGURES_EVERY", 0.6)
+    panel = RunPanel("slowflaky", ["process_map"], 24, WORKERS)
+    seen = []
+
+    def look(event):  # runs after the panel, during the run
+        if type(event).__name__ == "TasksFinished" and event.run.state == "running":
+            seen.append((event.run.done, panel.errors.value.count("<tr><td>"),
+                         len(panel.timeline.outputs)))
+
+    wb.run(lambda x: time.sleep(0.1) or flaky(x), range(24), backend="process_map",
+           workers=WORKERS, chunksize=1, view=panel, observers=[look])
+    during = [s for s in seen if s[0] < 24]
+    assert any(errors > 0 for _, errors, _ in during), "failures listed before the end"
+    assert any(figures > 0 for _, _, figures in during), "a timeline drawn before the end"
+    assert panel.errors.value.count("<tr><td>") == 6

@@ -22,6 +22,9 @@ from . import kernel_comms
 
 #: Seconds between two redraws of the progress bars while a run goes.
 THROTTLE = 0.25
+#: ... of the Errors tab and the Logs chooser, and of the timelines, during a long run.
+DETAILS_EVERY = 2.0
+FIGURES_EVERY = 10.0
 #: Rows shown in the Errors table and entries in the failed-task chooser.
 MAX_ROWS = 200
 TABS = ("Summary", "Timeline", "Resources", "Logs", "Errors")
@@ -49,6 +52,7 @@ class RunPanel(w.VBox):
         self.stop_requested = False
         self._last_draw = 0.0
         self._started_at = 0.0
+        self._last_details = self._last_figures = time.monotonic()
 
         self.header = w.HTML()
         self.bars = {b: w.IntProgress(value=0, min=0, max=max(n_items, 1), description=b,
@@ -113,8 +117,13 @@ class RunPanel(w.VBox):
                                     f'{html.escape(run.backend)} dashboard</a>')
             self._draw_progress(run)
         elif isinstance(event, TasksFinished):
-            if time.monotonic() - self._last_draw >= THROTTLE:
+            now = time.monotonic()
+            if now - self._last_draw >= THROTTLE:
                 self._draw_progress(run)
+            if now - self._last_details >= DETAILS_EVERY:  # a long run: errors, logs so far
+                self._draw_details()
+            if now - self._last_figures >= FIGURES_EVERY:
+                self._draw_figures()
         elif isinstance(event, RunFinished):
             self._draw_progress(run)
             self._draw_results()
@@ -146,26 +155,39 @@ class RunPanel(w.VBox):
     def _draw_results(self) -> None:
         self.summary.value = summary_html(self.comparison())
         self._draw_figures()
-        runs_with_errors = [b for b, r in self.runs.items() if r.errors]
-        self.rerun_button.disabled = not runs_with_errors
-        self.errors.value = "".join(errors_html(r) for r in self.runs.values())
         self.log_backend.value = self.current.backend
+        self._draw_details()
+        self.rerun_button.disabled = not any(r.errors for r in self.runs.values())
+
+    def _draw_details(self) -> None:
+        """The Errors tab, the failed-task chooser and the chosen task's log, so far."""
+        self._last_details = time.monotonic()
+        self.errors.value = "".join(errors_html(r) for r in self.runs.values())
+        run = self.runs.get(self.log_backend.value) or self.current
         failed = [(f"task {r.index} · {r.status}", r.index)
-                  for r in self.current.tasks if r.status != OK][:MAX_ROWS]
-        self.failed_tasks.options = [("—", None)] + failed
+                  for r in run.tasks if r.status != OK][:MAX_ROWS]
+        options = [("—", None)] + failed
+        if list(self.failed_tasks.options) != options:
+            self.failed_tasks.options = options
         self._show_log()
 
     def _draw_figures(self) -> None:
+        """Timelines of every run so far (the running one too); resources of finished runs
+        (their samples are collected when the run ends)."""
         from .. import plots
 
+        self._last_figures = time.monotonic()
         # Replace the outputs as state: ``clear_output()`` would go through ``with out:``.
         self.timeline.outputs = ()
         self.resources.outputs = ()
         for name, run in self.runs.items():
-            if run.state == "running":
+            if run.state == "starting":
                 continue
             self.timeline.append_display_data(_png(
                 plots.plot_timeline(run.tasks, title=f"{run.fn_name} on {name}")))
+            if run.state == "running":
+                self.resources.append_stdout(f"{name}: sampled while it runs, drawn at the end\n")
+                continue
             if not run.resources:  # serial (the kernel itself), a remote cluster, a short run
                 self.resources.append_stdout(f"{name}: no local worker processes sampled\n")
                 continue
