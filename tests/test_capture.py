@@ -31,7 +31,7 @@ def test_tasks_in_threads_of_one_process_never_mix():
         results[n] = capture.execute(b"k", interleaved, tasks, [i for i, _ in tasks], options,
                                      worker=f"thread-{n}")
 
-    capture._functions[b"k"] = interleaved
+    capture._functions[b"k"] = (interleaved, 0)
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
     for t in threads:
         t.start()

@@ -64,6 +64,14 @@ def test_fn_option_star_and_seed(ip):
     assert ip.user_ns["_parallel"].results == [2, 12]
 
 
+def test_shared_option_passes_notebook_objects_by_name(ip, backend):
+    ip.user_ns["table"] = {"a": 1, "b": 2}
+    ip.run_cell_magic("parallel", f"--over \"['a', 'b', 'a']\" --shared table --backend "
+                                  f"{backend} --workers {WORKERS} --view none",
+                      "def look(key, table):\n    return table[key]\n")
+    assert ip.user_ns["_parallel"].results == [1, 2, 1]
+
+
 def test_timeout_option(ip):
     ip.run_cell_magic("parallel", "--over range(3) --timeout 0.3 --view none",
                       "import time\ndef nap(x):\n    time.sleep(5 if x == 1 else 0)\n    return x\n")
@@ -96,6 +104,11 @@ USAGE_ERRORS = [
     ("--over shops", "x = 1\n", "no function in this cell"),
     ("--over shops", "def g(a, b):\n    return a\n", "g(a, b) cannot be called with one item"),
     ("--over shops", "async def h(x):\n    return x\n", "not a plain function"),
+    ("--over shops --shared nothing", "def f(x, nothing):\n    return x\n",
+     "--shared nothing: no such name"),
+    ("--over shops --shared 'a b'", "def f(x):\n    return x\n", "is not a variable name"),
+    ("--over shops --shared shops", "def f(x):\n    return x\n",
+     "cannot be called as fn(item, shops=...)"),
     ("--over shops --fn shops", "def f(x):\n    return x\n", "shops is a list, not a plain"),
 ]
 

@@ -293,22 +293,33 @@ def task_rng():  # -> numpy.random.Generator
 
 
 # --------------------------------------------------------------------------- running tasks
-_functions: dict[bytes, Callable[..., Any]] = {}
+_functions: dict[bytes, tuple[Callable[..., Any], int]] = {}  # key -> (function, blob size)
+#: A worker keeps at most this many functions, and this many bytes of their pickles (a function
+#: may carry large shared objects); the one just loaded is never dropped.
+CACHE_FUNCTIONS = 16
+CACHE_BYTES = 1 << 30
 HOST = socket.gethostname()
 _reset_warning_registries = getattr(warnings, "_filters_mutated", None)
 
 
 def load_function(key: bytes, blob: bytes | None) -> Callable[..., Any]:
     """The function for ``key``: unpickled from ``blob`` once per process, then cached."""
-    fn = _functions.get(key)
-    if fn is None:
+    entry = _functions.get(key)
+    if entry is None:
         if blob is None:
             raise LookupError("the function was not sent to this worker")
-        fn = pickle.loads(blob)
-        if len(_functions) >= 16:
+        entry = (pickle.loads(blob), len(blob))
+        _functions[key] = entry
+        while len(_functions) > 1 and (len(_functions) > CACHE_FUNCTIONS or sum(
+                size for _, size in _functions.values()) > CACHE_BYTES):
             _functions.pop(next(iter(_functions)))
-        _functions[key] = fn
-    return fn
+    return entry[0]
+
+
+def forget_functions(keys: Any) -> None:
+    """Drop cached functions (the caller decides, so that it knows what each worker holds)."""
+    for key in keys:
+        _functions.pop(key, None)
 
 
 def _error_tuple(exc: BaseException, encode: bool, skip_frames: int = 1):

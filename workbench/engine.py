@@ -6,6 +6,7 @@ Everything here happens in the caller's thread; only :mod:`workbench.capture` ru
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 import warnings
@@ -39,7 +40,8 @@ def last_run() -> Run | None:
 
 def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVEN,
         workers: int | None = NOT_GIVEN, chunksize: int | str = NOT_GIVEN,
-        star: bool = False, seed: int | None = NOT_GIVEN, retries: int = NOT_GIVEN,
+        star: bool = False, shared: dict[str, Any] | None = None,
+        seed: int | None = NOT_GIVEN, retries: int = NOT_GIVEN,
         timeout: float | None = NOT_GIVEN,
         address: str | None = NOT_GIVEN, backend_options: dict[str, Any] | None = NOT_GIVEN,
         view: Any = NOT_GIVEN, observers: Sequence[Observer] = ()) -> Run:
@@ -53,6 +55,9 @@ def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVE
     workers : tasks at once; ``None`` means all cores (or the cluster's workers).
     chunksize : items sent together; ``"auto"`` sizes chunks from measured task durations.
     star : call ``fn(*item)``, for items that are argument tuples.
+    shared : objects every task needs, passed as keyword arguments: ``fn(item, **shared)``.
+        Each worker receives them once per run (a large array or model is not pickled with
+        every task). A large global or closure variable of ``fn`` travels the same way.
     seed : root of the per-task seeds read by :func:`workbench.task_rng` (``None``: fresh).
     retries : re-run a task that failed or whose worker died up to this many times.
     timeout : seconds a task may run; past it the task fails with ``TaskTimeout`` and the
@@ -72,7 +77,10 @@ def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVE
     if not callable(fn):
         raise InputError(f"fn must be a function, got {type(fn).__name__} {fn!r:.40}: "
                          "pass the function itself, e.g. run(process, items)")
-    _check_signature(fn, star)
+    shared = _check_shared(shared)
+    _check_signature(fn, star, shared)
+    if shared:
+        fn = functools.partial(fn, **shared)
     settings = {
         "backend": resolve("backend", backend),
         "workers": check_workers(resolve("workers", workers)),
@@ -91,7 +99,17 @@ def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVE
     return execute(fn, dict(enumerate(materialize(items))), settings)
 
 
-def _check_signature(fn: Callable[..., Any], star: bool) -> None:
+def _check_shared(shared: Any) -> dict[str, Any]:
+    if shared is None:
+        return {}
+    if not isinstance(shared, dict) or not all(
+            isinstance(k, str) and k.isidentifier() for k in shared):
+        raise InputError("shared must be a dict of keyword-argument names to objects, e.g. "
+                         "shared={'model': model}; the function is called as fn(item, model=model)")
+    return shared
+
+
+def _check_signature(fn: Callable[..., Any], star: bool, shared: dict[str, Any]) -> None:
     """A function that cannot take one item (or, with ``star``, any arguments) is a mistake
     to report before starting anything."""
     import inspect
@@ -104,10 +122,20 @@ def _check_signature(fn: Callable[..., Any], star: bool) -> None:
         raise InputError(f"{function_name(fn)} is an async function: workbench maps plain "
                          "functions; wrap it, e.g. lambda x: asyncio.run(fn(x))")
     if star:
+        try:
+            signature.bind_partial(**shared)
+        except TypeError as exc:
+            raise InputError(f"{function_name(fn)}{signature} cannot take shared= "
+                             f"{sorted(shared)}: {exc}") from None
         return
     try:
-        signature.bind(object())
+        signature.bind(object(), **shared)
     except TypeError:
+        if shared:
+            raise InputError(
+                f"{function_name(fn)}{signature} cannot be called as fn(item, "
+                f"{', '.join(f'{k}=...' for k in shared)}): give it one parameter for the "
+                "item and one keyword parameter per shared object") from None
         raise InputError(
             f"{function_name(fn)}{signature} cannot be called with one item: give it one "
             "parameter, or pass items that are argument tuples with star=True") from None

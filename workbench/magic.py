@@ -49,6 +49,9 @@ class ParallelMagics(Magics):
                               help="an existing Dask scheduler or Ray cluster")
     @magic_arguments.argument("--fn", default=None, metavar="NAME",
                               help="the function to map (default: the cell's last def)")
+    @magic_arguments.argument("--shared", default=None, metavar="NAMES",
+                              help="notebook variables every task needs (comma list), sent "
+                                   "to each worker once and passed as fn(item, NAME=NAME)")
     @magic_arguments.argument("--star", action="store_true",
                               help="call fn(*item) for items that are tuples")
     @magic_arguments.argument("--seed", type=int, default=0,
@@ -88,6 +91,8 @@ class ParallelMagics(Magics):
             raise UsageError(f"{fn_name} is a {type(fn).__name__}, not a plain function: "
                              "%%parallel maps a `def` function (not async)")
         items = _evaluate_over(args.over, ns)
+        if args.shared:
+            settings["shared"] = _shared(args.shared, ns)
         result = self._run(fn, items, names, settings, args.view)
         ns[RESULT_NAME] = result
         if args.out:
@@ -176,6 +181,19 @@ def _settings(args: Any) -> dict[str, Any]:
     if args.address is not None:
         settings["address"] = args.address
     return settings
+
+
+def _shared(names: str, ns: dict[str, Any]) -> dict[str, Any]:
+    shared = {}
+    for name in (n.strip() for n in names.split(",")):
+        if not name.isidentifier():
+            raise UsageError(f"--shared {names}: {name!r} is not a variable name; give a "
+                             "comma list of names, e.g. --shared model,table")
+        if name not in ns:
+            raise UsageError(f"--shared {name}: no such name in the notebook; define it in "
+                             "an earlier cell")
+        shared[name] = ns[name]
+    return shared
 
 
 def _last_def(cell: str) -> str | None:

@@ -27,7 +27,6 @@ NAMES = tuple(_REGISTRY)
 
 _live: dict[str, Backend] = {}
 _lock = threading.RLock()
-_atexit_registered = False
 
 
 def backend_class(name: Any) -> type[Backend]:
@@ -58,7 +57,6 @@ def installed() -> list[str]:
 
 def acquire(spec: BackendSpec) -> tuple[Backend, float]:
     """A started backend for ``spec`` and the seconds spent starting it (0 when warm)."""
-    global _atexit_registered
     cls = backend_class(spec.name)
     with _lock:
         current = _live.get(spec.name)
@@ -69,9 +67,6 @@ def acquire(spec: BackendSpec) -> tuple[Backend, float]:
         if current is not None:  # other settings, or dead: replace it
             _live.pop(spec.name)
             current.shutdown()
-        if not _atexit_registered:
-            atexit.register(shutdown)
-            _atexit_registered = True
         before = _children()
         began = time.perf_counter()
         try:
@@ -80,6 +75,11 @@ def acquire(spec: BackendSpec) -> tuple[Backend, float]:
             backend.shutdown()
             raise
         backend._roots = [p for pid, p in _children().items() if pid not in before]
+        # At exit, stop the workers before anything else runs: multiprocessing's own exit
+        # handler (registered when a backend first imports it) joins child processes, which
+        # would wait forever for workers that wait for work. atexit runs the last one first.
+        atexit.unregister(shutdown)
+        atexit.register(shutdown)
         _live[spec.name] = backend
         return backend, time.perf_counter() - began
 

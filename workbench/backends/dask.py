@@ -3,8 +3,10 @@ thread each, its scheduler, workers and dashboard bound to 127.0.0.1. With ``add
 connects to an existing scheduler, which it never shuts down.
 
 Finished futures are pushed into a queue by done-callbacks, so waiting costs nothing per task
-(``as_completed`` adds about 15% on tiny tasks). The function travels as bytes with each chunk
-and is unpickled once per worker (scattered data would die with a dying worker).
+(``as_completed`` adds about 15% on tiny tasks). A small function travels as bytes with each
+chunk and is unpickled once per worker; a large one (a function carrying big globals, or the
+run's ``shared=`` objects) is scattered to every worker once per run, so each worker receives
+it once, and a worker that replaces a dead one fetches it from a peer.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from .base import Backend, Chunk, Outcome, check_reachable
 
 #: Seconds to wait for an existing scheduler given by ``address=``.
 CONNECT_TIMEOUT = 10.0
+#: Functions pickled larger than this are broadcast once instead of sent with every chunk.
+BROADCAST_BYTES = 1 << 20
 _HINT = "start one with `dask scheduler` and `dask worker ADDRESS`, or check the address"
 
 
@@ -103,8 +107,10 @@ class DaskBackend(Backend):
             return None
 
     def prepare(self, key: bytes, function: Any) -> None:
-        # Sent with every chunk (workers unpickle it once): scattered data dies with the
-        # worker that holds it, and a dead worker must cost one task, not the run.
+        # Small: sent with every chunk (workers unpickle it once per key). Large: broadcast,
+        # so the bytes cross the network once per worker, not once per chunk.
+        if len(function) > BROADCAST_BYTES:
+            function = self._client.scatter(function, broadcast=True, hash=False)
         self._function = (key, function)
 
     def submit(self, chunk: Chunk) -> None:
@@ -142,6 +148,7 @@ class DaskBackend(Backend):
 
     def shutdown(self) -> None:
         self._futures.clear()
+        self._function = None
         client, cluster = self._client, self._cluster
         self._client = self._cluster = None
         self._started = False

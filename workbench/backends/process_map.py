@@ -18,15 +18,17 @@ notebook functions, lambdas and closures work under every start method.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Iterator
 
 from .. import capture
 from .base import Backend, Chunk, Outcome
@@ -77,7 +79,8 @@ def _worker_main(conn: multiprocessing.connection.Connection, name: str) -> None
         message = inbox.get()
         if message[0] == "stop":
             return
-        _, chunk_id, key, blob, tasks, items, options = message
+        _, chunk_id, key, blob, forget, tasks, items, options = message
+        capture.forget_functions(forget)
         if chunk_id in cancelled:
             cancelled.discard(chunk_id)
             conn.send(("done", chunk_id, (name, os.getpid(), capture.HOST, [])))
@@ -99,7 +102,7 @@ class _Worker:
         self.name = name
         self.process = process
         self.conn = conn
-        self.keys: set[bytes] = set()  # functions this worker already has
+        self.keys: dict[bytes, int] = {}  # functions this worker holds -> pickle size
         self.chunks: deque[int] = deque()  # chunk ids sent, in order
         self.kill_at: float | None = None  # deadline of a cancel request
 
@@ -144,7 +147,8 @@ class ProcessMapBackend(Backend):
         name = f"proc-{slot}"
         process = self._ctx.Process(target=_worker_main, args=(child, name),
                                     name=f"workbench-{name}", daemon=False)
-        process.start()
+        with _without_main_script():
+            process.start()
         child.close()
         return _Worker(slot, name, process, parent)
 
@@ -205,15 +209,18 @@ class ProcessMapBackend(Backend):
     def submit(self, chunk: Chunk) -> None:
         for _ in range(3):
             w = min(self._workers, key=lambda w: len(w.chunks))
-            blob = None if chunk.key in w.keys else self._functions[chunk.key]
+            blob, forget = None, []
+            if chunk.key not in w.keys:
+                blob = self._functions[chunk.key]
+                forget = _make_room(w.keys, len(blob))
             try:
-                w.conn.send(("run", chunk.id, chunk.key, blob, chunk.tasks, chunk.items,
-                             chunk.options))
+                w.conn.send(("run", chunk.id, chunk.key, blob, forget, chunk.tasks,
+                             chunk.items, chunk.options))
             except (BrokenPipeError, ConnectionResetError, EOFError):
                 # it died since the last poll: report its chunks next poll, use a new one
                 self._stash += self._lose(w)
                 continue
-            w.keys.add(chunk.key)
+            w.keys[chunk.key] = len(blob) if blob is not None else w.keys[chunk.key]
             w.chunks.append(chunk.id)
             return
         raise _start_error("workers keep dying on start; see the lost tasks' causes")
@@ -278,6 +285,41 @@ class ProcessMapBackend(Backend):
                 except (OSError, ValueError):
                     continue
                 w.kill_at = deadline
+
+
+@contextlib.contextmanager
+def _without_main_script() -> Iterator[None]:
+    """Start children without re-running the caller's script in them.
+
+    Spawned and forkserver children normally run the main script again (as ``__mp_main__``),
+    which is why plain multiprocessing needs an ``if __name__ == "__main__":`` guard, and why
+    ``python - < script`` (``__file__`` is ``<stdin>``) fails outright. Functions and items
+    travel by value (cloudpickle), so workers need nothing from the script: hide its path
+    while a worker starts, and a script without the guard works too.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or getattr(main, "__spec__", None) is not None:
+        yield  # a notebook, or `python -m package`: imported by name, guarded by its package
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
+def _make_room(held: dict[bytes, int], size: int) -> list[bytes]:
+    """Keys a worker must drop before it takes a new function of ``size`` bytes. The caller
+    decides (within the worker's own cache limits), so it always knows what each worker holds
+    and sends every function, with its shared objects, to each worker once."""
+    forget = []
+    while held and (len(held) >= capture.CACHE_FUNCTIONS // 2
+                    or sum(held.values()) + size > capture.CACHE_BYTES // 2):
+        key = next(iter(held))
+        del held[key]
+        forget.append(key)
+    return forget
 
 
 def _start_error(message: str):

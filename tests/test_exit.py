@@ -1,0 +1,80 @@
+"""A plain script that runs on a backend and simply ends: it exits promptly, prints its
+results, and leaves no process behind (workbench stops its workers at interpreter exit)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+
+import psutil
+import pytest
+
+UNGUARDED = """
+import sys, workbench as wb
+print(wb.run(abs, [-1, -2, -3], backend=sys.argv[1], workers=2, view="none").results)
+"""
+GUARDED = """
+import sys, workbench as wb
+if __name__ == "__main__":
+    print(wb.run(abs, [-1, -2, -3], backend=sys.argv[1], workers=2, view="none").results)
+"""
+
+
+def _tagged() -> list[psutil.Process]:
+    """Processes whose environment carries a marker (children inherit the environment)."""
+    found = []
+    for p in psutil.process_iter():
+        try:
+            if "WORKBENCH_EXIT_TEST" in p.environ():
+                found.append(p)
+        except psutil.Error:
+            continue
+    return found
+
+
+def _run_script(tmp_path, source: str, backend: str, stdin: bool = False):
+    env = {**os.environ, "WORKBENCH_EXIT_TEST": uuid.uuid4().hex}
+    env.pop("RAY_ADDRESS", None)
+    script = tmp_path / "job.py"
+    script.write_text(textwrap.dedent(source))
+    cmd = [sys.executable, "-", backend] if stdin else [sys.executable, str(script), backend]
+    began = time.monotonic()
+    done = subprocess.run(cmd, input=script.read_text() if stdin else None, env=env,
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    took = time.monotonic() - began
+    deadline = time.monotonic() + 10
+    while _tagged() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [(p.pid, p.name()) for p in _tagged()]
+    for p in _tagged():
+        p.kill()
+    return done, took, left
+
+
+@pytest.mark.parametrize("start_method", ["forkserver", "spawn", "fork"])
+def test_process_map_script_without_main_guard_exits_cleanly(tmp_path, start_method):
+    source = UNGUARDED.replace('view="none"', f'view="none", '
+                               f'backend_options={{"start_method": "{start_method}"}}')
+    done, took, left = _run_script(tmp_path, source, "process_map")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[1, 2, 3]"
+    assert took < 30 and not left
+
+
+def test_process_map_script_from_stdin(tmp_path):
+    done, took, left = _run_script(tmp_path, UNGUARDED, "process_map", stdin=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[1, 2, 3]" and not left
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["dask", "ray"])
+def test_cluster_script_exits_cleanly(tmp_path, backend):
+    done, took, left = _run_script(tmp_path, GUARDED, backend)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[1, 2, 3]"
+    assert took < 90 and not left, left
