@@ -1,10 +1,17 @@
 """What a local backend listens on: nothing but 127.0.0.1 (Dask's dashboard defaults to all
-interfaces; workbench's local cluster must not). Ray's own servers are checked by the
-security suite of the reliability issue: Ray 2.60 binds them to all interfaces."""
+interfaces; workbench's local cluster must not). Ray 2.60 binds its core gRPC servers to all
+interfaces whatever ``_node_ip_address`` says, and offers no setting against it; what it does
+offer, and what is checked here, is token authentication: nothing it serves on another
+interface answers a caller without the cluster's token."""
 
 from __future__ import annotations
 
+import os
+import urllib.error
+import urllib.request
+
 import psutil
+import pytest
 
 from workbench import backends
 from conftest import run
@@ -41,3 +48,28 @@ def test_local_dask_cluster_and_its_dashboard_listen_on_loopback_only():
     mine = {(ip, port) for ip, port in listening([psutil.Process()])
             if port in (dashboard_port, scheduler_port)}
     assert mine == {("127.0.0.1", dashboard_port), ("127.0.0.1", scheduler_port)}
+
+
+LOOPBACK = {"127.0.0.1", "::1"}
+
+
+def test_local_ray_serves_nothing_beyond_loopback_without_its_token():
+    run(abs, [-1], "ray")
+    backend = backends.live()["ray"]
+    ray_processes = backend.processes()
+    assert ray_processes, "the local Ray has processes"
+    # the driver (this process) hosts Ray's core worker server too, beside Dask's scheduler
+    outside = {(ip, port) for ip, port in listening(ray_processes + [psutil.Process()])
+               if ip not in LOOPBACK}
+    if not outside:
+        return  # a Ray that binds to loopback only: nothing more to check
+    from ray._raylet import AuthenticationMode, get_authentication_mode
+
+    assert os.environ.get("RAY_AUTH_MODE") == "token"
+    assert get_authentication_mode() == AuthenticationMode.TOKEN
+    # the one HTTP server among them (the runtime-env agent) turns a stranger away
+    http = [(ip, port) for ip, port in outside if ip not in ("::", "0.0.0.0")]
+    for ip, port in http:
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"http://{ip}:{port}/", timeout=5)
+        assert info.value.code == 401

@@ -129,11 +129,18 @@ class DaskBackend(Backend):
                 ids.append(self._done.get_nowait())
         except queue.Empty:
             pass
+        ready = {c: self._futures.pop(c) for c in ids if c in self._futures}
+        fine = {c: f for c, f in ready.items() if f.status == "finished"}
         outcomes = []
-        for chunk_id in ids:
-            future = self._futures.pop(chunk_id, None)
-            if future is None:
-                continue
+        if fine:  # one round trip for every finished chunk (result() costs one each)
+            try:
+                results = self._client.gather(list(fine.values()), errors="raise")
+            except Exception:  # noqa: BLE001 - lost meanwhile: take them one by one below
+                results = None
+            if results is not None:
+                outcomes += [Outcome(c, r) for c, r in zip(fine, results)]
+                ready = {c: f for c, f in ready.items() if c not in fine}
+        for chunk_id, future in ready.items():
             try:
                 outcomes.append(Outcome(chunk_id, future.result(timeout=30)))
             except Exception as exc:  # noqa: BLE001 - worker died, cancelled, data lost
