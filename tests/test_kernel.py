@@ -4,8 +4,12 @@ front end while the cell runs, and pressing Stop during the run stops it and kee
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+import uuid
+
+import psutil
 
 import pytest
 from jupyter_client import KernelManager
@@ -27,8 +31,10 @@ def slow(x):
 def kernel(tmp_path):
     spec = tmp_path / "kernels" / "wbtest"
     spec.mkdir(parents=True)
+    tag = uuid.uuid4().hex  # inherited by every process the kernel starts
     (spec / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "env": {"WORKBENCH_KERNEL_TEST": tag},
         "display_name": "workbench test", "language": "python"}))
     km = KernelManager(kernel_name="wbtest",
                        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec.parent)]))
@@ -36,16 +42,32 @@ def kernel(tmp_path):
     kc = km.client()
     kc.start_channels()
     kc.wait_for_ready(timeout=60)
+    kc.manager, kc.tag = km, tag
     try:
         yield kc
     finally:
-        kc.execute("import workbench; workbench.shutdown()")
-        time.sleep(1)
+        if km.is_alive():
+            kc.execute("import workbench; workbench.shutdown()")
+            time.sleep(1)
+            km.shutdown_kernel(now=False)
         kc.stop_channels()
-        km.shutdown_kernel(now=False)
+        for p in _tagged(tag):  # never leave anything behind, even when a test failed
+            p.kill()
 
 
-def execute(kc, code, on_message=None, timeout=120):
+def _tagged(tag: str) -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter():
+        try:
+            if p.environ().get("WORKBENCH_KERNEL_TEST") == tag and \
+                    p.status() != psutil.STATUS_ZOMBIE:
+                found.append(p)
+        except psutil.Error:
+            continue
+    return found
+
+
+def execute(kc, code, on_message=None, timeout=120, errors=None):
     msg_id = kc.execute(code)
     deadline = time.monotonic() + timeout
     outputs = []
@@ -57,7 +79,9 @@ def execute(kc, code, on_message=None, timeout=120):
             continue
         if msg["msg_type"] == "stream":
             outputs.append(msg["content"]["text"])
-        if msg["msg_type"] == "error":
+        if msg["msg_type"] == "error" and errors is not None:
+            errors.append(msg["content"])
+        elif msg["msg_type"] == "error":
             raise AssertionError("\n".join(msg["content"]["traceback"]))
         if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
             return "".join(outputs)
@@ -102,3 +126,53 @@ def test_stop_button_stops_a_running_cell_and_keeps_results(kernel):
                     "\ndef sq(x):\n    return x * x\n")
     again = execute(kernel, "print(_parallel.results)")
     assert again.strip() == "[0, 1, 4]", "the same backend works in the next cell"
+
+
+PIDS = ("from workbench import backends; "
+        "print(sorted(p.pid for p in backends.live()[{b!r}].processes()))")
+
+
+@pytest.mark.parametrize("backend", ["process_map", "dask", "ray"])
+def test_interrupt_kernel_mid_cell_keeps_results_and_leaves_no_orphans(kernel, backend):
+    """Jupyter's "Interrupt kernel" (SIGINT to the kernel's whole process group, as
+    jupyter_client sends it) in the middle of a %%parallel run."""
+    execute(kernel, SETUP)
+    execute(kernel, f"%%parallel --over range(2) --backend {backend} --workers 2 --view none"
+                    "\ndef warm(x):\n    return x\n")
+    workers = execute(kernel, PIDS.format(b=backend))
+    state = {"updates": 0, "interrupted": None}
+
+    def watch(msg):
+        if msg["msg_type"] == "comm_msg" and isinstance(
+                msg["content"]["data"].get("state", {}).get("value"), int):
+            state["updates"] += 1
+        if state["updates"] >= 4 and state["interrupted"] is None:
+            state["interrupted"] = time.monotonic()
+            kernel.manager.interrupt_kernel()
+
+    errors: list[dict] = []
+    execute(kernel, SLOW.replace("process_map", backend), on_message=watch, errors=errors)
+    stopped = time.monotonic()
+    assert state["interrupted"] is not None, "the run never showed progress"
+    assert stopped - state["interrupted"] < 2.5, "the cell did not stop within about 2 s"
+    assert [e["ename"] for e in errors] == ["KeyboardInterrupt"]
+    assert "the run is kept in _parallel" in errors[0]["evalue"]
+    out = execute(kernel, "print(_parallel.state, _parallel.counts['ok'], "
+                          "_parallel.counts['cancelled'], _parallel.counts['pending'], "
+                          "all(v == i for i, v in enumerate(_parallel.results) "
+                          "if not isinstance(v, workbench.Failed)))".replace(
+                              "workbench.", "__import__('workbench')."))
+    status, ok, cancelled, pending, values_ok = out.split()
+    assert status == "interrupted" and int(ok) >= 1 and int(cancelled) >= 10
+    counts = execute(kernel, "print(dict(_parallel.counts))")
+    assert int(ok) + int(cancelled) == 40 and pending == "0" and values_ok == "True", counts
+    if backend != "ray":  # Ray stops a running task by killing its worker (force-cancel)
+        assert execute(kernel, PIDS.format(b=backend)) == workers, "SIGINT broke no worker"
+    execute(kernel, f"%%parallel --over range(3) --backend {backend} --workers 2 "
+                    "--view none\ndef sq(x):\n    return x * x\n")
+    assert execute(kernel, "print(_parallel.results)").strip() == "[0, 1, 4]"
+    kernel.manager.shutdown_kernel(now=False)  # as closing the notebook does
+    deadline = time.monotonic() + 15
+    while _tagged(kernel.tag) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [(p.pid, p.name()) for p in _tagged(kernel.tag)], "orphans after shutdown"

@@ -48,6 +48,8 @@ def test_panel_shows_counts_tables_logs_and_errors_after_a_run(parallel_backend)
     assert panel.log_task.value == 5
     assert "task 5 says hi" in panel.log_text.value and "no 5" in panel.log_text.value
     assert not panel.rerun_button.disabled and panel.stop_button.disabled
+    assert panel.timeline.outputs == (), "figures wait until their tab is shown"
+    panel.tabs.selected_index = 1
     assert len(panel.timeline.outputs) == 1 and len(panel.resources.outputs) == 1
     assert repr(panel) == (f"<workbench panel flaky: {parallel_backend}: 12 of 12 tasks done: "
                            "9 ok, 3 error>")
@@ -59,6 +61,7 @@ def test_panel_for_a_comparison_has_a_bar_and_a_row_per_backend():
     assert all(bar.value == 8 for bar in panel.bars.values())
     assert panel.summary.value.count("<tr><td>") == 2
     assert panel.summary.value.count("<td>yes</td>") == 2  # same as serial
+    panel.tabs.selected_index = 2
     assert len(panel.timeline.outputs) == 2
     resources = panel.resources.outputs
     assert resources[0]["text"] == "serial: no local worker processes sampled\n"

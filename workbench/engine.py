@@ -206,6 +206,44 @@ def _sampler(backend: backends.Backend) -> Any:
     return sampler
 
 
+class _SigintGuard:
+    """While a run goes, Ctrl-C (or Jupyter's "Interrupt kernel") sets a flag that the loop
+    reads within :data:`POLL_INTERVAL`, instead of raising wherever the caller happens to be:
+    a KeyboardInterrupt landing between taking a chunk's results and recording them would lose
+    records. It still raises at once inside a task running in this very process (``serial``),
+    where only the task is interrupted, and on a second Ctrl-C. Only the main thread can
+    install it; elsewhere (and under a handler someone else installed) nothing changes."""
+
+    def __init__(self) -> None:
+        self.heard = False
+        self._previous: Any = None
+
+    def __enter__(self) -> "_SigintGuard":
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is signal.default_int_handler:
+                self._previous = previous
+                signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        from .capture import current_task
+
+        again, self.heard = self.heard, True
+        if again or current_task() is not None:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            import signal
+
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
 class _Notifier:
     """Calls observers; one that raises is reported once and then left out."""
 
@@ -248,17 +286,20 @@ class _Loop:
         began = time.perf_counter()
         run.started_at = time.time()
         interrupted = False
+        guard = _SigintGuard()
         try:
-            while True:
-                if run.cancel_requested:
-                    break
-                self._fill()
-                if not self.in_flight and not len(self.planner):
-                    break
-                self._handle(self.backend.poll(POLL_INTERVAL))
+            with guard:
+                while True:
+                    if run.cancel_requested or guard.heard:
+                        break
+                    self._fill()
+                    if not self.in_flight and not len(self.planner):
+                        break
+                    self._handle(self.backend.poll(POLL_INTERVAL))
         except KeyboardInterrupt:
             interrupted = True
         finally:
+            interrupted = interrupted or guard.heard
             stopping = interrupted or run.cancel_requested
             if stopping or self.in_flight:  # also an unexpected error: leave nothing running
                 self._stop()

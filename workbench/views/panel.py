@@ -25,6 +25,9 @@ THROTTLE = 0.25
 #: ... of the Errors tab and the Logs chooser, and of the timelines, during a long run.
 DETAILS_EVERY = 2.0
 FIGURES_EVERY = 10.0
+#: Tabs whose matplotlib figures are drawn when shown (drawing costs a second or more, which
+#: must not delay the end of a run, let alone a Stop).
+FIGURE_TABS = (1, 2)
 #: Rows shown in the Errors table and entries in the failed-task chooser.
 MAX_ROWS = 200
 TABS = ("Summary", "Timeline", "Resources", "Logs", "Errors")
@@ -87,6 +90,8 @@ class RunPanel(w.VBox):
             w.VBox([self.rerun_button, self.errors, self.rerun_output]),
         ])
         self.tabs.titles = TABS
+        self._figures_stale = False
+        self.tabs.observe(self._on_tab, names="selected_index")
         super().__init__(children=[
             self.header,
             *[w.HBox([self.bars[b], self.bar_texts[b]]) for b in self.backends],
@@ -122,7 +127,7 @@ class RunPanel(w.VBox):
                 self._draw_progress(run)
             if now - self._last_details >= DETAILS_EVERY:  # a long run: errors, logs so far
                 self._draw_details()
-            if now - self._last_figures >= FIGURES_EVERY:
+            if now - self._last_figures >= FIGURES_EVERY:  # a long run: keep them fresh
                 self._draw_figures()
         elif isinstance(event, RunFinished):
             self._draw_progress(run)
@@ -154,7 +159,9 @@ class RunPanel(w.VBox):
 
     def _draw_results(self) -> None:
         self.summary.value = summary_html(self.comparison())
-        self._draw_figures()
+        self._figures_stale = True
+        if self.tabs.selected_index in FIGURE_TABS:
+            self._draw_figures()
         self.log_backend.value = self.current.backend
         self._draw_details()
         self.rerun_button.disabled = not any(r.errors for r in self.runs.values())
@@ -171,12 +178,19 @@ class RunPanel(w.VBox):
             self.failed_tasks.options = options
         self._show_log()
 
+    def _on_tab(self, change: dict) -> None:
+        """Figures are drawn when their tab is shown (between cells: the cell's thread)."""
+        running = self.current is not None and self.current.state in ("starting", "running")
+        if change["new"] in FIGURE_TABS and self._figures_stale and not running:
+            self._draw_figures()
+
     def _draw_figures(self) -> None:
         """Timelines of every run so far (the running one too); resources of finished runs
         (their samples are collected when the run ends)."""
         from .. import plots
 
         self._last_figures = time.monotonic()
+        self._figures_stale = any(r.state in ("starting", "running") for r in self.runs.values())
         # Replace the outputs as state: ``clear_output()`` would go through ``with out:``.
         self.timeline.outputs = ()
         self.resources.outputs = ()
