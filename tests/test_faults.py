@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -44,3 +45,22 @@ def test_retries_rerun_a_lost_task_and_record_each_attempt(name):
     assert r.task(5).status == "lost" and r.task(5).attempt == 2
     assert [(h.index, h.attempt, h.status) for h in r.history] == [(5, 1, "lost")]
     assert r.counts["ok"] == 6
+
+
+def ignores_the_alarm(x):
+    if x == 2:  # as C code that never returns to Python: the timeout's signal cannot land
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        time.sleep(120)
+    return x
+
+
+@pytest.mark.parametrize("chunksize", [1, 3])
+def test_a_task_that_ignores_its_timeout_has_its_worker_killed(chunksize):
+    began = time.monotonic()
+    r = run(ignores_the_alarm, range(6), "process_map", timeout=0.5, chunksize=chunksize)
+    assert time.monotonic() - began < 30
+    assert r.task(2).status == "error" and r.task(2).error.type == "TaskTimeout"
+    assert r.task(2).error.message == ("task 2 ran past the timeout of 0.5 s and did not stop "
+                                       "(stuck outside Python?); its worker was killed")
+    assert [v for i, v in enumerate(r.results) if i != 2] == [0, 1, 3, 4, 5]
+    assert run(abs, [-1], "process_map").results == [1], "the pool works afterwards"

@@ -390,6 +390,11 @@ class _Loop:
         now = time.time()
         if self.run.cancel_requested or self._stopping:
             status, error = CANCELLED, TaskError("Cancelled", "the run was stopped", "")
+        elif lost is not None and lost.startswith("timeout: "):  # its worker was killed
+            return [TaskRecord(index=i, status=ERROR, attempt=a, submitted=submitted,
+                               received=now, error=TaskError(
+                                   "TaskTimeout", f"task {i} {lost[len('timeout: '):]}", ""))
+                    for i, a in tasks]
         elif lost is not None:
             status, error = LOST, TaskError("WorkerLost", lost, "")
         else:

@@ -31,3 +31,41 @@ def sleepy(seconds: float) -> float:
     """A task that waits without using the CPU."""
     time.sleep(seconds)
     return seconds
+
+
+#: Loop turns in one unit of :func:`burn`: about 20 ms of one core on the 2-core machine the
+#: benchmarks were tuned on.
+BURN_UNIT = 350_000
+
+
+def burn(units: float) -> int:
+    """Busy pure-Python CPU work (no sleeping, no numpy): ``units`` x :data:`BURN_UNIT` loop
+    turns, about 20 ms per unit. Returns a checksum so the work cannot be skipped."""
+    total = 0
+    for k in range(int(units * BURN_UNIT)):
+        total ^= k
+    return total
+
+
+def skewed_items(n: int = 40, every: int = 10, factor: float = 10, unit: float = 1.0,
+                 heavy_last: bool = False) -> list[float]:
+    """Work sizes for :func:`burn`: ``n`` tasks of ``unit`` where every ``every``-th one is
+    ``factor`` times heavier; with ``heavy_last`` the heavy ones come at the end (the worst case
+    for fixed chunks)."""
+    sizes = [unit * factor if i % every == 0 else unit for i in range(n)]
+    if heavy_last:
+        sizes.sort()
+    return sizes
+
+
+def shared_array(megabytes: float = 100, seed: int = 0):  # -> numpy.ndarray
+    """A float64 array of about ``megabytes`` MB (10**6 bytes), the same for the same seed."""
+    import numpy as np
+
+    return np.random.default_rng(seed).random(int(megabytes * 1_000_000) // 8)
+
+
+def use_shared(i: int, arr) -> float:  # noqa: ANN001 - any numpy array
+    """A task that reads a large array every task needs: the sum of every 10th element from
+    offset ``i``. Call it as ``use_shared(i, arr)`` or ``use_shared(i, arr=arr)``."""
+    return float(arr[i % 10::10].sum())

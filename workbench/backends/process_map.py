@@ -35,6 +35,10 @@ from .base import Backend, Chunk, Outcome
 
 #: Seconds a cancelled chunk may take to stop by itself before its worker is killed.
 CANCEL_GRACE = 1.0
+#: Seconds past a run's per-task ``timeout`` that a silent worker gets before it is killed
+#: (a task stuck in C code that never returns to Python cannot be interrupted otherwise).
+TIMEOUT_GRACE = 2.0
+TIMEOUT_CAUSE = "timeout"
 _START_TIMEOUT = 60.0
 
 
@@ -95,7 +99,8 @@ def _worker_main(conn: multiprocessing.connection.Connection, name: str) -> None
 
 # --------------------------------------------------------------------------- in the caller
 class _Worker:
-    __slots__ = ("slot", "name", "process", "conn", "keys", "chunks", "kill_at")
+    __slots__ = ("slot", "name", "process", "conn", "keys", "chunks", "kill_at", "limits",
+                 "quiet_since")
 
     def __init__(self, slot: int, name: str, process: Any, conn: Any):
         self.slot = slot
@@ -105,6 +110,8 @@ class _Worker:
         self.keys: dict[bytes, int] = {}  # functions this worker holds -> pickle size
         self.chunks: deque[int] = deque()  # chunk ids sent, in order
         self.kill_at: float | None = None  # deadline of a cancel request
+        self.limits: dict[int, float | None] = {}  # chunk id -> the run's per-task timeout
+        self.quiet_since = time.monotonic()  # its last message, or the start of its work
 
 
 class ProcessMapBackend(Backend):
@@ -221,7 +228,10 @@ class ProcessMapBackend(Backend):
                 self._stash += self._lose(w)
                 continue
             w.keys[chunk.key] = len(blob) if blob is not None else w.keys[chunk.key]
+            if not w.chunks:
+                w.quiet_since = time.monotonic()
             w.chunks.append(chunk.id)
+            w.limits[chunk.id] = chunk.options.timeout
             return
         raise _start_error("workers keep dying on start; see the lost tasks' causes")
 
@@ -240,30 +250,40 @@ class ProcessMapBackend(Backend):
             if not w.process.is_alive():
                 outcomes += self._lose(w)
             elif w.kill_at is not None and time.monotonic() > w.kill_at:
-                outcomes += self._lose(w, overdue=True)
+                outcomes += self._lose(w, "stopped: the worker did not stop in time and was "
+                                          "killed")
+            elif w.chunks and self._hung(w):
+                outcomes += self._lose(w, f"{TIMEOUT_CAUSE}: ran past the timeout of "
+                                          f"{w.limits[w.chunks[0]]:g} s and did not stop (stuck "
+                                          "outside Python?); its worker was killed")
         return outcomes
+
+    @staticmethod
+    def _hung(w: _Worker) -> bool:
+        limit = w.limits.get(w.chunks[0])
+        return limit is not None and time.monotonic() - w.quiet_since > limit + TIMEOUT_GRACE
 
     def _receive(self, w: _Worker) -> list[Outcome]:
         outcomes = []
         try:
             while w.conn.poll():
                 kind, chunk_id, result = w.conn.recv()
+                w.quiet_since = time.monotonic()
                 done = kind == "done"
                 outcomes.append(Outcome(chunk_id, result, done=done))
                 if done and w.chunks and w.chunks[0] == chunk_id:
                     w.chunks.popleft()
+                    w.limits.pop(chunk_id, None)
                     if not w.chunks:
                         w.kill_at = None
         except (EOFError, OSError):
             pass  # the worker died; _lose() reports its chunks
         return outcomes
 
-    def _lose(self, w: _Worker, overdue: bool = False) -> list[Outcome]:
-        """``w`` died, or is ``overdue`` (would not stop when cancelled): its chunks are over;
-        replace it."""
-        if overdue:
-            cause = "stopped: the worker did not stop in time and was killed"
-        else:
+    def _lose(self, w: _Worker, cause: str | None = None) -> list[Outcome]:
+        """``w`` died, or was killed for ``cause`` (it would not stop when cancelled, or a
+        task hung past its timeout): its chunks are over; replace it."""
+        if cause is None:
             w.process.join(2)  # it is exiting: wait for its exit code
             cause = _describe_exit(w.process.exitcode)
         # what it sent before it died is still in the pipe: a finished chunk is not lost
