@@ -93,3 +93,33 @@ def test_events_arrive_in_order_in_the_callers_thread():
     assert set(names[2:-1]) == {"TasksFinished"}
     assert all(main for _, main in seen)
     assert r.ok
+
+
+def test_a_chunk_floor_keeps_tiny_items_out_of_one_item_chunks():
+    planner = Planner(((i, 1) for i in range(10_000)), workers=2, chunksize="auto",
+                      target=0.2, floor=0.05)
+    planner.observe_many(4, 4 * 2e-6)  # tiny items: 2 us each
+    sizes = []
+    while len(planner):
+        sizes.append(len(planner.next_chunk()))
+    assert sum(sizes) == 10_000 and len(sizes) < 10
+    assert min(sizes[:-1]) > 1000  # only the remainder may be smaller
+
+
+def test_a_chunk_floor_still_lets_heavy_items_go_one_per_chunk_at_the_end():
+    planner = Planner(((i, 1) for i in range(40)), workers=2, chunksize="auto",
+                      target=0.1, floor=0.005)
+    planner.observe(0.004)  # 4 ms items: the floor is one item
+    sizes = []
+    while len(planner):
+        sizes.append(len(planner.next_chunk()))
+    assert sizes == sorted(sizes, reverse=True) and sizes[-3:] == [1, 1, 1]
+    assert sum(sizes) == 40
+
+
+def test_dask_and_ray_chunks_of_tiny_items_do_not_end_one_by_one():
+    from workbench import backends
+
+    for name in ("dask", "ray", "process_map"):
+        cls = backends.backend_class(name)
+        assert cls.chunk_floor > 0

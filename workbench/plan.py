@@ -70,6 +70,11 @@ def _short(obj: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+#: Seconds each item costs besides its own duration (dispatch, capture, its record in the
+#: caller): what a chunk floor counts so that it holds enough tiny items.
+PER_ITEM_OVERHEAD = 20e-6
+
+
 class Planner:
     """Hands out the next chunk of ``(index, attempt)`` tasks.
 
@@ -77,15 +82,22 @@ class Planner:
     chunk holds about ``target`` seconds of work, but never more than a ``1 / (2 * workers)``
     share of what is left, so the last chunks are small and no worker idles at the end while
     another works through a big final chunk.
+
+    ``floor`` (seconds) stops that shrinking for cheap items: a chunk keeps at least as many
+    items as make ``floor`` seconds of estimated work, counting :data:`PER_ITEM_OVERHEAD` per
+    item on top of the measured duration, so 10,000 tiny items never end in a string of
+    one-item chunks that each pay a full round trip. Items that take longer than ``floor``
+    still shrink down to one per chunk near the end. ``0`` (the default) means no floor.
     """
 
     def __init__(self, tasks: Iterable[tuple[int, int]], workers: int, chunksize: int | str,
-                 target: float = 0.1):
+                 target: float = 0.1, floor: float = 0.0):
         self._queue: deque[tuple[int, int]] = deque(tasks)
         self._alone: deque[tuple[int, int]] = deque()  # tasks to send one per chunk
         self._workers = max(1, workers)
         self._fixed = None if chunksize == "auto" else int(chunksize)
         self._target = target
+        self._floor = floor
         self._observed = 0
         self._busy = 0.0
 
@@ -101,6 +113,11 @@ class Planner:
         if duration is not None:
             self._observed += 1
             self._busy += max(duration, 0.0)
+
+    def observe_many(self, count: int, busy: float) -> None:
+        """``count`` durations adding up to ``busy`` seconds (a chunk's worth at once)."""
+        self._observed += count
+        self._busy += max(busy, 0.0)
 
     def requeue(self, index: int, attempt: int) -> None:
         self._queue.append((index, attempt))
@@ -122,7 +139,8 @@ class Planner:
         per_item = max(self._busy / self._observed, 1e-7)
         by_time = int(self._target / per_item)
         fair_share = math.ceil(len(self._queue) / (2 * self._workers))
-        return max(1, min(by_time, fair_share))
+        floor = int(self._floor / (per_item + PER_ITEM_OVERHEAD)) if self._floor else 0
+        return max(1, min(by_time, max(fair_share, floor)))
 
     def next_chunk(self) -> list[tuple[int, int]]:
         if self._alone:
