@@ -17,7 +17,7 @@ from .capture import TaskOptions
 from .config import NOT_GIVEN, resolve
 from .errors import InputError, Interrupted
 from .events import BackendReady, Observer, RunFinished, RunStarted, TasksFinished
-from .payload import decode, encode_function, encode_items, function_name, unpicklable_item_record
+from .payload import decode_chunk, encode_function, encode_items, function_name, unpicklable_item_record
 from .plan import Planner, check_chunksize, check_workers, materialize
 from .records import CANCELLED, ERROR, LOST, TaskError, TaskRecord
 from .run import Run, RunSpec
@@ -196,12 +196,14 @@ def execute(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, A
 
 def _sampler(backend: backends.Backend) -> Any:
     """CPU and memory of the backend's local worker processes, sampled in the background
-    (nothing to sample in the caller's own process or on a remote cluster)."""
-    if backend.local or not backend.processes():
+    (nothing to sample in the caller's own process or on a remote cluster). The list of
+    processes is remembered by the warm backend, so a run does not wait for it."""
+    if backend.local or not backend.watched_processes():
         return None
     from .sampler import ResourceSampler
 
-    sampler = ResourceSampler(backend.processes)
+    sampler = ResourceSampler(backend.watched_processes,
+                              fresh=functools.partial(backend.watched_processes, fresh=True))
     sampler.start()
     return sampler
 
@@ -271,9 +273,12 @@ class _Loop:
                                    encode=not backend.local,
                                    timeout=settings.get("timeout"))
         self.planner = Planner(((i, 1) for i in items), backend.workers,
-                               settings["chunksize"], backend.chunk_target)
+                               settings["chunksize"], backend.chunk_target,
+                               backend.chunk_floor)
         self.in_flight: dict[int, tuple[list[tuple[int, int]], float]] = {}
-        self.reported: set[tuple[int, int]] = set()
+        # chunk id -> (index, attempt) of the records a streaming chunk has sent so far
+        self.reported: dict[int, set[tuple[int, int]]] = {}
+        self.reported_count = 0
         self.isolated: set[tuple[int, int]] = set()  # tasks re-sent alone after a death
         self.alone_in_flight: set[int] = set()
         self._stopping = False
@@ -344,42 +349,56 @@ class _Loop:
 
     def _count_running(self) -> None:
         self.run.running = (sum(len(tasks) for tasks, _ in self.in_flight.values())
-                            - len(self.reported))
+                            - self.reported_count)
 
     def _handle(self, outcomes: list[backends.Outcome]) -> list[TaskRecord]:
         finished: list[TaskRecord] = []
+        encoded = not self.backend.local
         for outcome in outcomes:
-            entry = self.in_flight.get(outcome.chunk_id)
+            chunk_id = outcome.chunk_id
+            entry = self.in_flight.get(chunk_id)
             if entry is None:
                 continue
             tasks, submitted = entry
+            records: list[TaskRecord] = []
             if outcome.result is not None:
                 worker, pid, host, raws = outcome.result
-                received = time.time()
-                for raw in raws:
-                    record = decode(raw, worker, pid, host, submitted, received,
-                                    not self.backend.local)
-                    self.reported.add((record.index, record.attempt))
-                    self.planner.observe(record.duration)
-                    finished.append(record)
-            if outcome.done:
-                del self.in_flight[outcome.chunk_id]
-                self.alone_in_flight.discard(outcome.chunk_id)
-                missing = [t for t in tasks if t not in self.reported]
-                self.reported.difference_update(tasks)
-                if missing and outcome.lost is not None and not self._stopping:
-                    if outcome.started is False:  # only queued on a dead worker: send again
-                        self.planner.resend(missing)
-                        continue
-                    # Which task killed the worker? Unless it ran alone on a backend that
-                    # knows what was running, run each again alone: the culprit dies again.
-                    suspects = [t for t in missing if t not in self.isolated]
-                    if len(tasks) > 1 or outcome.started is None:
-                        if suspects:
-                            self.isolated.update(suspects)
-                            self.planner.resend(suspects, alone=True)
-                        missing = [t for t in missing if t not in suspects]
-                finished += self._missing(missing, outcome.lost, submitted)
+                if raws:
+                    records, timed, busy = decode_chunk(raws, worker, pid, host, submitted,
+                                                        time.time(), encoded)
+                    self.planner.observe_many(timed, busy)
+                    finished += records
+            earlier = self.reported.get(chunk_id)  # records of this chunk that came before
+            if not outcome.done:
+                if records:
+                    if earlier is None:
+                        earlier = self.reported[chunk_id] = set()
+                    earlier.update([(r.index, r.attempt) for r in records])
+                    self.reported_count += len(records)
+                continue
+            del self.in_flight[chunk_id]
+            self.alone_in_flight.discard(chunk_id)
+            if earlier is not None:
+                del self.reported[chunk_id]
+                self.reported_count -= len(earlier)
+            if earlier is None and len(records) == len(tasks):
+                missing: list[tuple[int, int]] = []  # the usual case: every record at once
+            else:
+                got = (earlier or set()) | {(r.index, r.attempt) for r in records}
+                missing = [t for t in tasks if t not in got]
+            if missing and outcome.lost is not None and not self._stopping:
+                if outcome.started is False:  # only queued on a dead worker: send again
+                    self.planner.resend(missing)
+                    continue
+                # Which task killed the worker? Unless it ran alone on a backend that
+                # knows what was running, run each again alone: the culprit dies again.
+                suspects = [t for t in missing if t not in self.isolated]
+                if len(tasks) > 1 or outcome.started is None:
+                    if suspects:
+                        self.isolated.update(suspects)
+                        self.planner.resend(suspects, alone=True)
+                    missing = [t for t in missing if t not in suspects]
+            finished += self._missing(missing, outcome.lost, submitted)
         self._count_running()
         self._finish(finished)
         return finished
@@ -405,13 +424,14 @@ class _Loop:
     def _finish(self, records: list[TaskRecord]) -> None:
         if not records:
             return
-        for record in records:
-            if (record.status in (ERROR, LOST) and record.attempt <= self.retries
-                    and not self._stopping and not self.run.cancel_requested
-                    and record.error is not None
-                    and record.error.type not in ("UnpicklableItem",)):
-                self.planner.requeue(record.index, record.attempt + 1)
-            self.run.collect(record)
+        retry = self.retries and not self._stopping and not self.run.cancel_requested
+        if retry:
+            for record in records:
+                if (record.status in (ERROR, LOST) and record.attempt <= self.retries
+                        and record.error is not None
+                        and record.error.type not in ("UnpicklableItem",)):
+                    self.planner.requeue(record.index, record.attempt + 1)
+        self.run.collect_many(records)
         self.notify(TasksFinished(self.run, tuple(records)))
 
     # ----------------------------------------------------------------- stopping
@@ -434,8 +454,10 @@ class _Loop:
                 self._handle(self.backend.poll(POLL_INTERVAL))
             except KeyboardInterrupt:
                 break  # a second Ctrl-C: stop waiting
-        leftovers = [t for tasks, _ in self.in_flight.values() for t in tasks
-                     if t not in self.reported]
+        leftovers = [t for chunk_id, (tasks, _) in self.in_flight.items() for t in tasks
+                     if t not in self.reported.get(chunk_id, ())]
+        self.reported.clear()
+        self.reported_count = 0
         self.in_flight.clear()
         self._finish(self._missing(leftovers, None, now))
 

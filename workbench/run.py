@@ -93,6 +93,18 @@ class Run:
         self._records[record.index] = record
         self._counts[record.status] += 1
 
+    def collect_many(self, records: list[TaskRecord]) -> None:
+        """:meth:`collect` each record, in order."""
+        known, counts = self._records, self._counts
+        for record in records:
+            index = record.index
+            old = known.get(index)
+            if old is not None:
+                counts[old.status] -= 1
+                self.history.append(old)
+            known[index] = record
+            counts[record.status] += 1
+
     # ----------------------------------------------------------------- control
     def cancel(self) -> None:
         """Ask the run to stop: queued tasks become ``cancelled``, running ones are stopped,

@@ -7,6 +7,7 @@ records and never decides chunk sizes: the engine does all that, identically for
 from __future__ import annotations
 
 import os
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -34,6 +35,35 @@ def check_reachable(address: str, what: str, hint: str, timeout: float = 5.0) ->
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise BackendError(f"no {what} answered at {address} ({reason}): {hint}") from None
+
+
+#: Seconds :meth:`Backend.watched_processes` keeps its list of processes.
+WATCH_REFRESH = 5.0
+
+
+def _descendants(pids: list[int]) -> list[Any]:
+    """Every descendant of the processes ``pids`` (``psutil.Process``), from one pass over
+    the process table (``Process.children(recursive=True)`` makes one pass per call)."""
+    import psutil
+
+    try:
+        ppids = psutil._ppid_map()  # {pid: ppid}, what Process.children() reads
+    except Exception:  # noqa: BLE001 - a psutil without it
+        ppids = {p.pid: p.info.get("ppid") for p in psutil.process_iter(["ppid"])}
+    children: dict[int, list[int]] = {}
+    for pid, ppid in ppids.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo, seen = [], list(pids), set(pids)
+    while todo:
+        for pid in children.get(todo.pop(), ()):
+            if pid not in seen:
+                seen.add(pid)
+                todo.append(pid)
+                try:
+                    found.append(psutil.Process(pid))
+                except psutil.Error:  # exited meanwhile
+                    continue
+    return found
 
 
 @dataclass(frozen=True)
@@ -88,12 +118,16 @@ class Backend(ABC):
     * ``streams``: reports records of a chunk before the whole chunk is done.
     * ``prefetch``: chunks to keep in flight per worker to hide the round-trip.
     * ``chunk_target``: seconds of work per chunk that make its overhead negligible.
+    * ``chunk_floor``: seconds of work below which ``chunksize="auto"`` does not shrink a
+      chunk near the end of a run (see :class:`workbench.plan.Planner`): about what a chunk's
+      round trip costs, so tiny items are not sent a few at a time.
     """
 
     local: ClassVar[bool] = False
     streams: ClassVar[bool] = False
     prefetch: ClassVar[int] = 2
     chunk_target: ClassVar[float] = 0.1
+    chunk_floor: ClassVar[float] = 0.0
     requires: ClassVar[tuple[str, ...]] = ()
     extra: ClassVar[str | None] = None
 
@@ -102,19 +136,31 @@ class Backend(ABC):
         self._started = False
         self._n = spec.workers or os.cpu_count() or 1  # a cluster's backend counts its own
         self._roots: list[Any] = []  # psutil.Process objects started with this backend
+        self._watch_cache: tuple[float, list[Any]] | None = None
 
     def processes(self) -> list[Any]:
         """The local processes of this backend (``psutil.Process``), children included:
-        what the resource sampler watches and what leak checks allow to outlive a run."""
-        found: dict[int, Any] = {}
+        what the resource sampler watches and what leak checks allow to outlive a run.
+        One pass over the process table, however many roots (Ray has about nine)."""
+        roots = []
         for root in self._roots:
             try:
                 if root.is_running():
-                    found[root.pid] = root
-                    found.update((c.pid, c) for c in root.children(recursive=True))
+                    roots.append(root)
             except Exception:  # noqa: BLE001 - it exited meanwhile
                 continue
-        return list(found.values())
+        if not roots:
+            return []
+        return list({p.pid: p for p in roots + _descendants([r.pid for r in roots])}.values())
+
+    def watched_processes(self, fresh: bool = False) -> list[Any]:
+        """:meth:`processes`, remembered for :data:`WATCH_REFRESH` seconds (unless ``fresh``):
+        the resource sampler of a run on a warm backend starts without listing them again."""
+        now = time.monotonic()
+        cached = self._watch_cache
+        if fresh or cached is None or now - cached[0] > WATCH_REFRESH:
+            cached = self._watch_cache = (now, self.processes())
+        return list(cached[1])
 
     @property
     def workers(self) -> int:
