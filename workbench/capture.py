@@ -302,13 +302,28 @@ HOST = socket.gethostname()
 _reset_warning_registries = getattr(warnings, "_filters_mutated", None)
 
 
-def load_function(key: bytes, blob: bytes | None) -> Callable[..., Any]:
-    """The function for ``key``: unpickled from ``blob`` once per process, then cached."""
+def has_function(key: bytes) -> bool:
+    """Whether this process holds the function ``key`` already (its blob need not come)."""
+    return key in _functions
+
+
+def load_function(key: bytes, blob: Any) -> Callable[..., Any]:
+    """The function for ``key``: unpickled from ``blob`` once per process, then cached.
+
+    ``blob`` is a pickle, or ``(pickle, buffers)``: a protocol 5 pickle whose large buffers
+    (arrays) travel beside it, out of band. A read-only buffer (bytes, shared memory) is
+    copied once, so the function's arrays are writable as after an ordinary unpickling."""
     entry = _functions.get(key)
     if entry is None:
         if blob is None:
             raise LookupError("the function was not sent to this worker")
-        entry = (pickle.loads(blob), len(blob))
+        if isinstance(blob, tuple):
+            main, buffers = blob
+            buffers = [bytearray(b) if memoryview(b).readonly else b for b in buffers]
+            size = len(main) + sum(memoryview(b).nbytes for b in buffers)
+            entry = (pickle.loads(main, buffers=buffers), size)
+        else:
+            entry = (pickle.loads(blob), len(blob))
         _functions[key] = entry
         while len(_functions) > 1 and (len(_functions) > CACHE_FUNCTIONS or sum(
                 size for _, size in _functions.values()) > CACHE_BYTES):
@@ -345,6 +360,13 @@ def _error_tuple(exc: BaseException, encode: bool, skip_frames: int = 1):
     return (type(exc).__name__, str(exc), text, payload)
 
 
+#: Result types that every pickler handles and every process can load: such a value travels
+#: inside the chunk's own message, with status :data:`OK_PLAIN`; any other value is pickled
+#: on its own, so that one that cannot travel (or load) fails alone as ``UnpicklableResult``.
+_PLAIN = frozenset({int, float, str, bytes, bool, type(None), complex})
+OK_PLAIN = "ok:plain"
+
+
 def _encode_value(value: Any) -> bytes:
     try:
         return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
@@ -364,8 +386,11 @@ def run_task(fn: Callable[..., Any], index: int, attempt: int, item: Any,
     status, value, error = "ok", None, None
     start = time.time()
     try:
-        with deadline(options.timeout, index):
+        if options.timeout is None:
             value = fn(*item) if options.star else fn(item)
+        else:
+            with deadline(options.timeout, index):
+                value = fn(*item) if options.star else fn(item)
     except BaseException as exc:  # noqa: BLE001 - every failure becomes data
         if isinstance(exc, KeyboardInterrupt) and not options.encode:
             raise  # in the caller's own process, Ctrl-C must stop the run
@@ -376,16 +401,20 @@ def run_task(fn: Callable[..., Any], index: int, attempt: int, item: Any,
     end = time.time()
     _current.reset(token)
     if status == "ok" and options.encode:
-        try:
-            value = _encode_value(value)
-        except Exception as exc:
-            status, value = "error", None
-            error = (
-                "UnpicklableResult",
-                f"the result of task {index} ({type(value).__name__}) cannot be sent back "
-                f"from the worker: {exc}. Return plain data (numbers, strings, lists, dicts, "
-                "arrays) instead.",
-                "", None)
+        if type(value) in _PLAIN:  # travels as it is: no pickle of its own
+            status = OK_PLAIN
+        else:
+            try:
+                value = _encode_value(value)
+            except Exception as exc:
+                kind = type(value).__name__
+                status, value = "error", None
+                error = (
+                    "UnpicklableResult",
+                    f"the result of task {index} ({kind}) cannot be sent "
+                    f"back from the worker: {exc}. Return plain data (numbers, strings, "
+                    "lists, dicts, arrays) instead.",
+                    "", None)
     return (index, status, value, error, ctx.finish_output(), tuple(ctx.logs),
             tuple(ctx.warnings), start, end, attempt)
 

@@ -31,6 +31,7 @@ from collections import deque
 from typing import Any, Iterator
 
 from .. import capture
+from ..payload import function_size, raw_view
 from .base import Backend, Chunk, Outcome
 
 #: Seconds a cancelled chunk may take to stop by itself before its worker is killed.
@@ -70,6 +71,19 @@ def _worker_main(conn: multiprocessing.connection.Connection, name: str) -> None
         while True:
             try:
                 message = conn.recv()
+                if message[0] == "run" and message[3] is not None:
+                    # a function's large buffers follow, one raw message each, read
+                    # straight into writable memory (no pickling, no extra copy)
+                    main, sizes = message[3]
+                    buffers = []
+                    for size in sizes:
+                        buffer = bytearray(size)
+                        if size:
+                            conn.recv_bytes_into(buffer)
+                        else:
+                            conn.recv_bytes()
+                        buffers.append(buffer)
+                    message = (*message[:3], (main, buffers), *message[4:])
             except (EOFError, OSError):
                 os._exit(0)  # the caller is gone: nobody will read our results
             if message[0] == "cancel":
@@ -118,6 +132,7 @@ class ProcessMapBackend(Backend):
     streams = True
     prefetch = 2
     chunk_target = 0.1
+    chunk_floor = 0.005
 
     def __init__(self, spec):
         super().__init__(spec)
@@ -216,18 +231,25 @@ class ProcessMapBackend(Backend):
     def submit(self, chunk: Chunk) -> None:
         for _ in range(3):
             w = min(self._workers, key=lambda w: len(w.chunks))
-            blob, forget = None, []
+            blob, forget, head = None, [], None
             if chunk.key not in w.keys:
                 blob = self._functions[chunk.key]
-                forget = _make_room(w.keys, len(blob))
+                forget = _make_room(w.keys, function_size(blob))
+                main, buffers = blob
+                views = [raw_view(b) for b in buffers]
+                head = (main, [v.nbytes for v in views])
             try:
-                w.conn.send(("run", chunk.id, chunk.key, blob, forget, chunk.tasks,
+                w.conn.send(("run", chunk.id, chunk.key, head, forget, chunk.tasks,
                              chunk.items, chunk.options))
+                if head is not None:
+                    for view in views:
+                        w.conn.send_bytes(view)
             except (BrokenPipeError, ConnectionResetError, EOFError):
                 # it died since the last poll: report its chunks next poll, use a new one
                 self._stash += self._lose(w)
                 continue
-            w.keys[chunk.key] = len(blob) if blob is not None else w.keys[chunk.key]
+            w.keys[chunk.key] = (function_size(blob) if blob is not None
+                                 else w.keys[chunk.key])
             if not w.chunks:
                 w.quiet_since = time.monotonic()
             w.chunks.append(chunk.id)

@@ -5,7 +5,9 @@ which it never shuts down. A Ray session the user started already is used as it 
 Ray's first start costs several seconds, so the session is kept warm between runs. Waiting is
 batched (one ``ray.wait`` for the first ready chunk, then one more for every other ready one):
 a ``num_returns=1`` loop costs about 30% on tiny tasks. The function is put in the object store
-once per run. Ray's own retries are off: workbench counts attempts itself (``retries=``).
+once, and kept while the next runs share the same function; each task gets its reference inside
+a list, so Ray does not copy it into the worker for every task: a worker fetches it only when
+its function cache lacks it. Ray's own retries are off: workbench counts attempts itself (``retries=``).
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from typing import Any, Iterator
 
 from .. import capture
 from ..errors import BackendError
+from ..payload import as_array
 from .base import Backend, Chunk, Outcome, check_reachable
 
 
 def _run_chunk(key, blob, tasks, items, options):  # noqa: ANN001 - runs in a Ray worker
     import ray
 
+    if isinstance(blob, list):  # [ObjectRef]: fetched only by a worker that lacks it
+        blob = None if capture.has_function(key) else ray.get(blob[0])
     worker = "ray-" + ray.get_runtime_context().get_worker_id()[:8]
     return capture.execute(key, blob, tasks, items, options, worker=worker)
 
@@ -33,6 +38,7 @@ class RayBackend(Backend):
     extra = "ray"
     prefetch = 2
     chunk_target = 0.2
+    chunk_floor = 0.05
 
     def __init__(self, spec):
         super().__init__(spec)
@@ -41,6 +47,7 @@ class RayBackend(Backend):
         self._owned = False
         self._refs: dict[int, Any] = {}
         self._function: Any = None
+        self._put: tuple[bytes, Any] | None = None  # (key, ObjectRef) of the last function
 
     def preflight(self) -> None:
         if self.spec.address is not None:
@@ -92,11 +99,19 @@ class RayBackend(Backend):
         return url or None
 
     def prepare(self, key: bytes, function: Any) -> None:
-        self._function = (key, self._ray.put(function))
+        # Put once, and kept while the next runs share the same function (same key) again.
+        # The buffers go in as numpy views (Ray stores arrays without pickling them).
+        if self._put is None or self._put[0] != key:
+            self._put = None
+            main, buffers = function
+            self._put = (key, self._ray.put((main, [as_array(b) for b in buffers])))
+        self._function = self._put
 
     def submit(self, chunk: Chunk) -> None:
         key, blob_ref = self._function
-        self._refs[chunk.id] = self._remote.remote(key, blob_ref, chunk.tasks, chunk.items,
+        # The reference travels inside a list: Ray resolves a top-level reference (copies
+        # the function into the worker) for every task, even when the worker has it cached.
+        self._refs[chunk.id] = self._remote.remote(key, [blob_ref], chunk.tasks, chunk.items,
                                                    chunk.options)
 
     def poll(self, timeout: float) -> list[Outcome]:
@@ -130,7 +145,7 @@ class RayBackend(Backend):
 
     def shutdown(self) -> None:
         self._refs.clear()
-        self._function = None
+        self._function = self._put = None
         if self._owned and self._ray is not None and self._ray.is_initialized():
             self._ray.shutdown()
         self._owned = False
