@@ -123,3 +123,39 @@ def test_comparison_plot_shows_wall_time_and_speedup_per_backend():
     assert [t.get_text() for t in speed_ax.get_xticklabels()] == ["serial", "process_map"]
     assert len(speed_ax.patches) == 2 and len(wall_ax.patches) == 4  # run + start-up bars
     assert speed_ax.patches[1].get_height() == pytest.approx(cmp.summary[1].speedup)
+
+
+def test_sampler_lists_processes_once_and_again_when_one_is_replaced():
+    import subprocess
+    import sys
+
+    import psutil
+
+    def sleeper():
+        return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+
+    first = sleeper()
+    current = [psutil.Process(first.pid)]
+    calls = []
+
+    def listing():
+        calls.append(time.monotonic())
+        return list(current)
+
+    second = None
+    try:
+        with ResourceSampler(listing, interval=0.05, refresh=60) as sampler:
+            time.sleep(0.5)
+            assert len(calls) == 1, "listed once, not on every tick"
+            second = sleeper()  # the pool replaces a dead worker
+            current[:] = [psutil.Process(second.pid)]
+            first.kill()
+            first.wait()
+            time.sleep(0.6)
+        assert len(calls) == 2, "listed again once, after the worker went"
+        assert {first.pid, second.pid} <= sampler.pids and sampler.errors == 0
+    finally:
+        for p in (first, second):
+            if p is not None:
+                p.kill()
+                p.wait()
