@@ -9,6 +9,7 @@ import sys
 import pytest
 
 import workbench as wb
+import workbench.examples
 from workbench.examples import calc_chunk, calc_pi
 
 
@@ -73,3 +74,34 @@ def test_demo_rejects_an_unknown_command():
     out = subprocess.run([sys.executable, "-m", "workbench", "dmeo"], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 2 and "unknown command 'dmeo'" in out.stderr
+
+
+def test_tasks_too_short_to_pay_off_get_a_hint_with_the_chunk_sizes():
+    # one item per chunk: each microsecond task pays a whole round trip to a worker
+    cmp = wb.compare(wb.examples.tiny, range(500), backends=["process_map"], workers=2,
+                     chunksize=1, view="none")
+    hints = cmp.hints()
+    assert len(hints) == 1 and hints[0].startswith("process_map: tasks take ")
+    assert "it sent 500 chunks of 1-1 items" in hints[0]
+    assert hints[0] in cmp.table()
+    slow = wb.compare(wb.examples.sleepy, [0.05] * 4, backends=["process_map"], workers=2,
+                      view="none")
+    assert slow.hints() == [], "tasks long enough to pay off get no hint"
+
+
+def test_stopped_tasks_are_counted_as_cancelled_not_failed():
+    import threading
+
+    def slow(x):
+        import time
+        time.sleep(0.2)
+        return x
+
+    timer = threading.Timer(0.8, lambda: wb.last_run().cancel())
+    timer.start()
+    cmp = wb.compare(slow, range(40), backends=["process_map"], workers=2, view="none",
+                     chunksize=1)
+    timer.cancel()
+    row = cmp.summary[-1] if len(cmp.summary) > 1 else cmp.summary[0]
+    assert row.failed == 0 and row.cancelled > 0 and row.ok + row.cancelled == 40
+    assert "| cancelled |" in cmp.table()

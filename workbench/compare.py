@@ -50,8 +50,13 @@ class Row:
     speedup: float | None  # serial wall time / this wall time
     efficiency: float | None  # speed-up per worker
     ok: int
-    failed: int
+    failed: int  # error or lost
+    cancelled: int
     same_as_serial: bool | None
+
+
+#: Seconds: a task shorter than this on average is dominated by the cost of sending it.
+SHORT_TASK = 1e-3
 
 
 class Comparison:
@@ -78,7 +83,7 @@ class Comparison:
                 backend=name, workers=r.workers, startup_time=r.startup_time,
                 wall_time=r.wall_time, speedup=speedup,
                 efficiency=speedup / r.workers if speedup and r.workers else None,
-                ok=c["ok"], failed=c["error"] + c["lost"] + c["cancelled"],
+                ok=c["ok"], failed=c["error"] + c["lost"], cancelled=c["cancelled"],
                 same_as_serial=same_results(ref.results, r.results) if ref else None))
         return rows
 
@@ -90,15 +95,39 @@ class Comparison:
     def table(self) -> str:
         """The summary as a markdown table."""
         head = ("| backend | workers | start-up s | wall s | speed-up | efficiency | ok | "
-                "failed | same as serial |")
-        lines = [head, "|" + "---|" * 9]
+                "failed | cancelled | same as serial |")
+        lines = [head, "|" + "---|" * 10]
         for row in self.summary:
             same = {True: "yes", False: "NO", None: "-"}[row.same_as_serial]
             lines.append(
                 f"| {row.backend} | {row.workers} | {row.startup_time:.2f} | "
                 f"{row.wall_time:.3f} | {_x(row.speedup)} | {_pct(row.efficiency)} | "
-                f"{row.ok} | {row.failed} | {same} |")
-        return "\n".join(lines)
+                f"{row.ok} | {row.failed} | {row.cancelled} | {same} |")
+        return "\n".join(lines + [f"\n{hint}" for hint in self.hints()])
+
+    def hints(self) -> list[str]:
+        """Plain-language notes on what limited the speed-up: tasks so short that sending
+        them costs more than running them (with the chunk sizes that were chosen)."""
+        hints = []
+        for name, r in self.runs.items():
+            if name == self.reference or not r.chunk_sizes:
+                continue
+            durations = [t.duration for t in r.tasks if t.duration is not None]
+            if not durations:
+                continue
+            mean = sum(durations) / len(durations)
+            ref = self.runs.get(self.reference) if self.reference else None
+            if ref is None or r.wall_time <= 0 or not r.workers:
+                continue
+            speedup = ref.wall_time / r.wall_time
+            if mean < SHORT_TASK and speedup < 0.5 * r.workers:
+                sizes = r.chunk_sizes
+                hints.append(
+                    f"{name}: tasks take {mean * 1e3:.2g} ms on average, about what sending "
+                    f"them costs, so {r.workers} workers give {speedup:.2g}x; it sent "
+                    f"{len(sizes)} chunks of {min(sizes)}-{max(sizes)} items. Give each task "
+                    f"more work (several items per call), or stay serial.")
+        return hints
 
     def plot(self) -> Any:
         """A matplotlib Figure: wall time (start-up apart) and speed-up per backend."""

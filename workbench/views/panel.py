@@ -134,6 +134,8 @@ class RunPanel(w.VBox):
             self._draw_results()
             if all(b in self.runs and self.runs[b].state != "running" for b in self.backends):
                 self.stop_button.disabled = True
+            if self.stop_requested:
+                self.stop_button.description = "Stopped"
 
     def _on_stop(self, _button: Any) -> None:
         """May run on a side thread while the cell is busy: set flags only."""
@@ -147,9 +149,10 @@ class RunPanel(w.VBox):
         bar, counts = self.bars[run.backend], run.counts
         failed = counts["error"] + counts["lost"]
         bar.max = max(len(run), 1)
-        bar.value = run.done
-        bar.bar_style = ("danger" if failed and not counts["ok"] else "warning" if failed
-                         else "success" if run.state == "finished" else "info")
+        bar.value = run.done - counts["cancelled"]  # a stopped run's bar shows what ran
+        bar.bar_style = ("danger" if failed and not counts["ok"] else "warning"
+                         if failed or counts["cancelled"] else
+                         "success" if run.state == "finished" else "info")
         bar.description = run.backend
         self.bar_texts[run.backend].value = progress_text(run, time.monotonic()
                                                           - self._started_at)
@@ -291,17 +294,18 @@ def _duration(seconds: float) -> str:
 def summary_html(comparison: Comparison) -> str:
     """The Summary tab: one row per backend."""
     head = ("backend", "workers", "start-up", "wall", "speed-up vs serial", "efficiency",
-            "Σ task time / wall", "ok", "failed", "same as serial")
+            "Σ task time / wall", "ok", "failed", "cancelled", "same as serial")
     rows = []
     for row in comparison.summary:
         run = comparison[row.backend]
         same = {True: "yes", False: "<b>NO</b>", None: "—"}[row.same_as_serial]
         rows.append((row.backend, row.workers, f"{row.startup_time:.2f} s",
                      f"{row.wall_time:.3f} s", _x(row.speedup), _pct(row.efficiency),
-                     _x(run.speedup), row.ok, row.failed, same))
+                     _x(run.speedup), row.ok, row.failed, row.cancelled, same))
     cells = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
     header = "".join(f"<th>{h}</th>" for h in head)
-    return f"{TABLE_STYLE}<table class='wb-table'><tr>{header}</tr>{cells}</table>"
+    hints = "".join(f"<p>{html.escape(h)}</p>" for h in comparison.hints())
+    return f"{TABLE_STYLE}<table class='wb-table'><tr>{header}</tr>{cells}</table>{hints}"
 
 
 def errors_html(run: Any) -> str:
