@@ -64,3 +64,33 @@ def test_a_task_that_ignores_its_timeout_has_its_worker_killed(chunksize):
                                        "(stuck outside Python?); its worker was killed")
     assert [v for i, v in enumerate(r.results) if i != 2] == [0, 1, 3, 4, 5]
     assert run(abs, [-1], "process_map").results == [1], "the pool works afterwards"
+
+
+def exhausts_memory(x):
+    """Task 3 allocates until its process runs out of memory (an address-space limit the task
+    sets for itself, so the test machine never swaps), then gives the limit back."""
+    import resource
+
+    if x != 3:
+        return x
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as f:
+        size = int(f.read().split()[0]) * resource.getpagesize()
+    resource.setrlimit(resource.RLIMIT_AS, (size + 300 * 2**20, hard))
+    hog = []
+    try:
+        while True:
+            hog.append(bytearray(32 * 2**20))
+    finally:
+        hog.clear()
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def test_a_task_that_exhausts_memory_fails_alone(parallel_backend):
+    r = run(exhausts_memory, range(8), parallel_backend, chunksize=1)
+    bad = r.task(3)
+    assert bad.status in ("error", "lost")
+    if bad.status == "error":
+        assert bad.error.type == "MemoryError"
+    assert [v for i, v in enumerate(r.results) if i != 3] == [0, 1, 2, 4, 5, 6, 7]
+    assert run(abs, [-5], parallel_backend).results == [5], "the backend works afterwards"

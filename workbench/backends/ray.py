@@ -72,12 +72,16 @@ class RayBackend(Backend):
             try:
                 with _driver_sys_path(self.spec.address is None):
                     ray.init(**kwargs)
-            except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
+            except BaseException as exc:
+                _stop_partial_start(ray)  # a start that failed half-way leaves processes
+                if not isinstance(exc, Exception):
+                    raise  # Ctrl-C during the start
                 where = f"at {self.spec.address}" if self.spec.address else "locally"
+                hint = ("start a head with `ray start --head`, or check the address"
+                        if self.spec.address else "on a busy machine, try again")
                 raise BackendError(
                     f"could not start or reach Ray {where}: {type(exc).__name__}: "
-                    f"{str(exc).splitlines()[0] if str(exc) else ''} (start a head with "
-                    "`ray start --head`, or check the address)") from None
+                    f"{str(exc).splitlines()[0] if str(exc) else ''} ({hint})") from None
             self._owned = True
         if self.spec.address is not None or not self._owned:
             self._n = max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -150,6 +154,22 @@ class RayBackend(Backend):
             self._ray.shutdown()
         self._owned = False
         self._started = False
+
+
+def _stop_partial_start(ray: Any) -> None:
+    """Stop whatever a failed ``ray.init`` started (GCS, raylet, dashboard, log monitor)."""
+    try:
+        ray.shutdown()
+    except Exception:  # noqa: BLE001 - nothing was started
+        pass
+    try:
+        from ray._private import worker as ray_worker
+
+        node = getattr(ray_worker._global_node, "kill_all_processes", None)
+        if node is not None:
+            node(check_alive=False, allow_graceful=False)
+    except Exception:  # noqa: BLE001 - private API; best effort
+        pass
 
 
 @contextlib.contextmanager
