@@ -311,15 +311,17 @@ def load_function(key: bytes, blob: Any) -> Callable[..., Any]:
     """The function for ``key``: unpickled from ``blob`` once per process, then cached.
 
     ``blob`` is a pickle, or ``(pickle, buffers)``: a protocol 5 pickle whose large buffers
-    (arrays) travel beside it, out of band. A read-only buffer (bytes, shared memory) is
-    copied once, so the function's arrays are writable as after an ordinary unpickling."""
+    (arrays) travel beside it, out of band. A buffer that is not a ``bytearray`` (bytes,
+    shared memory, a frame of a network message) is copied once into one, so the function's
+    arrays are writable and laid out in memory as after an ordinary unpickling (numpy's
+    sums can differ in the last bit on memory aligned otherwise)."""
     entry = _functions.get(key)
     if entry is None:
         if blob is None:
             raise LookupError("the function was not sent to this worker")
         if isinstance(blob, tuple):
             main, buffers = blob
-            buffers = [bytearray(b) if memoryview(b).readonly else b for b in buffers]
+            buffers = [b if type(b) is bytearray else bytearray(b) for b in buffers]
             size = len(main) + sum(memoryview(b).nbytes for b in buffers)
             entry = (pickle.loads(main, buffers=buffers), size)
         else:

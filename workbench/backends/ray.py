@@ -20,8 +20,13 @@ from typing import Any, Iterator
 
 from .. import capture
 from ..errors import BackendError
-from ..payload import as_array
+from ..payload import as_array, function_size
 from .base import Backend, Chunk, Outcome, check_reachable
+
+
+#: Functions (with their shared objects) kept in the object store for later runs, and bytes.
+PUT_KEEP = 8
+PUT_BYTES = 1 << 30
 
 
 def _run_chunk(key, blob, tasks, items, options):  # noqa: ANN001 - runs in a Ray worker
@@ -47,7 +52,7 @@ class RayBackend(Backend):
         self._owned = False
         self._refs: dict[int, Any] = {}
         self._function: Any = None
-        self._put: tuple[bytes, Any] | None = None  # (key, ObjectRef) of the last function
+        self._puts: dict[bytes, tuple[Any, int]] = {}  # key -> (ObjectRef, bytes), oldest first
 
     def preflight(self) -> None:
         if self.spec.address is not None:
@@ -103,13 +108,19 @@ class RayBackend(Backend):
         return url or None
 
     def prepare(self, key: bytes, function: Any) -> None:
-        # Put once, and kept while the next runs share the same function (same key) again.
-        # The buffers go in as numpy views (Ray stores arrays without pickling them).
-        if self._put is None or self._put[0] != key:
-            self._put = None
+        # Put once, and kept for the next runs that share the same function (same key)
+        # again: the last PUT_KEEP functions, up to PUT_BYTES. The buffers go in as numpy
+        # views (Ray stores arrays without pickling them).
+        entry = self._puts.pop(key, None)
+        if entry is None:
             main, buffers = function
-            self._put = (key, self._ray.put((main, [as_array(b) for b in buffers])))
-        self._function = self._put
+            entry = (self._ray.put((main, [as_array(b) for b in buffers])),
+                     function_size(function))
+        self._puts[key] = entry  # the most recent last
+        while len(self._puts) > 1 and (len(self._puts) > PUT_KEEP or sum(
+                size for _, size in self._puts.values()) > PUT_BYTES):
+            self._puts.pop(next(iter(self._puts)))
+        self._function = (key, entry[0])
 
     def submit(self, chunk: Chunk) -> None:
         key, blob_ref = self._function
@@ -149,7 +160,8 @@ class RayBackend(Backend):
 
     def shutdown(self) -> None:
         self._refs.clear()
-        self._function = self._put = None
+        self._function = None
+        self._puts.clear()
         if self._owned and self._ray is not None and self._ray.is_initialized():
             self._ray.shutdown()
         self._owned = False
