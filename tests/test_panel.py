@@ -154,3 +154,11 @@ def test_errors_logs_and_timeline_show_up_while_a_long_run_goes(monkeypatch):
     assert any(errors > 0 for _, errors, _ in during), "failures listed before the end"
     assert any(figures > 0 for _, _, figures in during), "a timeline drawn before the end"
     assert panel.errors.value.count("<tr><td>") == 6
+
+
+def test_rerun_of_a_run_shown_in_a_panel_gets_its_own_view():
+    panel = RunPanel("flaky", ["serial"], 6)
+    first = wb.run(flaky, range(6), view=panel)
+    again = first.rerun_failed()
+    assert panel.runs["serial"] is first, "the old panel keeps showing its own run"
+    assert again.spec.settings["view"] == "auto"

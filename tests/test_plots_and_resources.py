@@ -159,3 +159,14 @@ def test_sampler_lists_processes_once_and_again_when_one_is_replaced():
             if p is not None:
                 p.kill()
                 p.wait()
+
+
+def test_figures_show_as_png_in_ipython_without_matplotlib_inline():
+    from IPython.testing.globalipapp import start_ipython
+
+    shell = start_ipython()
+    fig = run(abs, [-1, -2], "serial").plot_timeline()
+    formatter = shell.display_formatter.formatters["image/png"]
+    formatter.enabled = True  # as in a kernel (a terminal shell shows text only)
+    png = formatter(fig)
+    assert png is not None and png[:8] == b"\x89PNG\r\n\x1a\n"

@@ -15,7 +15,34 @@ STATUS_COLOURS = {"ok": "#4c9f70", "error": "#d1495b", "lost": "#8d5fd3",
 def _figure(width: float, height: float) -> Any:
     from matplotlib.figure import Figure
 
+    _show_figures_in_ipython()
     return Figure(figsize=(width, height), layout="constrained")
+
+
+def _show_figures_in_ipython() -> None:
+    """A Figure made without pyplot shows only ``<Figure size ...>`` in a notebook until
+    ``%matplotlib inline`` runs; register the PNG formatter (what that magic does) once."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    from matplotlib.figure import Figure
+
+    png = shell.display_formatter.formatters["image/png"]
+    if Figure in png.type_printers:
+        return
+
+    def to_png(figure: Any) -> bytes:
+        import io
+
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        return buffer.getvalue()
+
+    png.for_type(Figure, to_png)
 
 
 def plot_timeline(records: Iterable[Any], title: str | None = None) -> Any:

@@ -211,7 +211,10 @@ class Run:
 
         failed = {i: self.spec.items[i] for i in self.indices
                   if self._records.get(i) is None or self._records[i].status != OK}
-        return execute(self.spec.fn, failed, {**self.spec.settings, **settings})
+        again = {**self.spec.settings, **settings}
+        if "view" not in settings and not isinstance(again.get("view"), str):
+            again["view"] = "auto"  # a panel belongs to its own run: the rerun gets its own
+        return execute(self.spec.fn, failed, again)
 
     # ----------------------------------------------------------------- plots
     def plot_timeline(self) -> Any:
@@ -239,5 +242,6 @@ class Run:
         if self.state not in ("starting", "running"):
             sp = self.speedup
             timing = f", wall {self.wall_time:.3g} s" + (f", speed-up {sp:.2f}x" if sp else "")
-        return (f"<Run {self.fn_name} on {self.backend} ({self.workers} workers), "
+        workers = f"{self.workers} worker{'' if self.workers == 1 else 's'}"
+        return (f"<Run {self.fn_name} on {self.backend} ({workers}), "
                 f"{self.state}: {self.counts_text()}{timing}>")

@@ -70,6 +70,7 @@ class RayBackend(Backend):
                 configure_logging=True)
             if self.spec.address is not None:
                 kwargs["address"] = self.spec.address
+                _offer_cluster_token()
             else:
                 kwargs.update(num_cpus=self._n, _node_ip_address="127.0.0.1")
                 if kwargs["include_dashboard"]:
@@ -166,6 +167,16 @@ class RayBackend(Backend):
             self._ray.shutdown()
         self._owned = False
         self._started = False
+
+
+def _offer_cluster_token() -> None:
+    """A head started with ``ray start --head`` on a machine that has a Ray token (every
+    local ``ray.init`` writes ``~/.ray/auth_token``) demands it, but a client given an address
+    sends it only in token mode: turn that on when a token exists and nobody chose a mode."""
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
+    if "RAY_AUTH_MODE" not in os.environ and (os.environ.get("RAY_AUTH_TOKEN")
+                                              or os.path.exists(path)):
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 def _stop_partial_start(ray: Any) -> None:

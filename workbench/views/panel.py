@@ -101,7 +101,8 @@ class RunPanel(w.VBox):
         self.header.value = (
             f"<b>{html.escape(fn_name)}</b> &middot; backend{'s' if len(backends) > 1 else ''}"
             f": {html.escape(', '.join(backends))} &middot; workers: "
-            f"{workers if workers else 'all cores'} &middot; items: {n_items}")
+            f"{'1' if self.backends == ['serial'] else workers or 'all cores'} &middot; "
+            f"items: {n_items}")
         self.stop_button.disabled = True
 
     # ----------------------------------------------------------------- events
