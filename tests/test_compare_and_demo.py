@@ -62,9 +62,9 @@ def test_demo_command_prints_the_comparison_table():
         capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.splitlines()
-    assert any(line.startswith("| serial | 1 |") and line.endswith("| 6 | 0 | yes |")
+    assert any(line.startswith("| serial | 1 |") and line.endswith("| 6 | 0 | 0 | yes |")
                for line in lines)
-    assert any(line.startswith("| process_map | 2 |") and line.endswith("| 6 | 0 | yes |")
+    assert any(line.startswith("| process_map | 2 |") and line.endswith("| 6 | 0 | 0 | yes |")
                for line in lines)
     pi_lines = [line for line in lines if "pi = " in line]
     assert len(pi_lines) == 2 and len({line.split("pi = ")[1][:8] for line in pi_lines}) == 1

@@ -38,6 +38,9 @@ def kernel(tmp_path):
         "display_name": "workbench test", "language": "python"}))
     km = KernelManager(kernel_name="wbtest",
                        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec.parent)]))
+    # Closing a notebook gives the kernel 5 s to stop (then SIGTERM); stopping a local Ray
+    # takes 2-3 s, longer on a loaded 2-core machine: allow for the load, not for a hang.
+    km.shutdown_wait_time = 30
     km.start_kernel()
     kc = km.client()
     kc.start_channels()
