@@ -83,7 +83,7 @@ class DaskBackend(Backend):
                     n_workers=self.workers, threads_per_worker=1, processes=True,
                     host="127.0.0.1",
                     dashboard_address="127.0.0.1:0" if dashboard else None,
-                    silence_logs=logging.ERROR,
+                    silence_logs=logging.CRITICAL,  # workbench reports deaths itself
                     preload=["workbench.backends.dask_worker"])
             self._client = Client(self._cluster, set_as_default=False)
         self._started = True
