@@ -65,6 +65,21 @@ def no_leaked_processes():
         pytest.fail(f"test left {len(leaked)} child process(es) behind: {names}")
 
 
+def tagged(variable: str, value: str | None = None) -> list[psutil.Process]:
+    """Live processes whose environment has ``variable`` (set to ``value``, if given): a
+    marker a test puts in a child's environment finds every process that child started, also
+    those that left its process group or were re-parented."""
+    found = []
+    for p in psutil.process_iter():
+        try:
+            env = p.environ()
+            if variable in env and value in (None, env[variable]) and _alive(p):
+                found.append(p)
+        except psutil.Error:
+            continue
+    return found
+
+
 def _alive(p: psutil.Process) -> bool:
     try:
         return p.is_running() and p.status() != psutil.STATUS_ZOMBIE

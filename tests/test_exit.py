@@ -13,6 +13,8 @@ import uuid
 import psutil
 import pytest
 
+from conftest import tagged
+
 UNGUARDED = """
 import sys, workbench as wb
 print(wb.run(abs, [-1, -2, -3], backend=sys.argv[1], workers=2, view="none").results)
@@ -25,15 +27,7 @@ if __name__ == "__main__":
 
 
 def _tagged() -> list[psutil.Process]:
-    """Processes whose environment carries a marker (children inherit the environment)."""
-    found = []
-    for p in psutil.process_iter():
-        try:
-            if "WORKBENCH_EXIT_TEST" in p.environ():
-                found.append(p)
-        except psutil.Error:
-            continue
-    return found
+    return tagged("WORKBENCH_EXIT_TEST")
 
 
 def _run_script(tmp_path, source: str, backend: str, stdin: bool = False):

@@ -15,6 +15,8 @@ import pytest
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 
+from conftest import tagged
+
 SETUP = """
 %load_ext workbench
 import time
@@ -59,15 +61,7 @@ def kernel(tmp_path):
 
 
 def _tagged(tag: str) -> list[psutil.Process]:
-    found = []
-    for p in psutil.process_iter():
-        try:
-            if p.environ().get("WORKBENCH_KERNEL_TEST") == tag and \
-                    p.status() != psutil.STATUS_ZOMBIE:
-                found.append(p)
-        except psutil.Error:
-            continue
-    return found
+    return tagged("WORKBENCH_KERNEL_TEST", tag)
 
 
 def execute(kc, code, on_message=None, timeout=120, errors=None):
