@@ -94,3 +94,20 @@ def test_a_task_that_exhausts_memory_fails_alone(parallel_backend):
         assert bad.error.type == "MemoryError"
     assert [v for i, v in enumerate(r.results) if i != 3] == [0, 1, 2, 4, 5, 6, 7]
     assert run(abs, [-5], parallel_backend).results == [5], "the backend works afterwards"
+
+
+def sleeps_on_two(x):
+    if x == 2:  # in a Dask worker thread the timeout cannot interrupt a C call
+        time.sleep(120)
+    return x
+
+
+def test_a_task_stuck_past_its_timeout_on_dask_has_its_worker_restarted():
+    began = time.monotonic()
+    r = run(sleeps_on_two, range(8), "dask", timeout=0.5)
+    assert time.monotonic() - began < 90, "the run did not wait for the 120 s sleep"
+    assert r.task(2).status == "error" and r.task(2).error.type == "TaskTimeout"
+    assert r.task(2).error.message.endswith("did not stop (stuck outside Python?); its worker "
+                                            "was restarted")
+    assert [v for i, v in enumerate(r.results) if i != 2] == [0, 1, 3, 4, 5, 6, 7]
+    assert run(abs, [-1], "dask").results == [1], "the cluster works afterwards"

@@ -90,14 +90,28 @@ def deadline(seconds: float | None, index: int) -> Iterator[None]:
     timer = threading.Timer(seconds, expire)
     timer.daemon = True
     timer.start()
+    _timed[thread_id] = (time.monotonic() + seconds, index)
     try:
         yield
     finally:
+        _timed.pop(thread_id, None)
         with lock:
             state["over"] = True
             timer.cancel()
             if state.get("fired"):  # the task ended meanwhile: drop a pending exception
                 set_exc(ctypes.c_ulong(thread_id), None)
+
+
+#: thread id -> (deadline, task index) of timed tasks running in threads other than main.
+_timed: dict[int, tuple[float, int]] = {}
+
+
+def overdue(grace: float) -> list[int]:
+    """Indices of timed tasks running in this process more than ``grace`` seconds past their
+    deadline: stuck in a C call the asynchronous TaskTimeout cannot interrupt. Their process
+    must be restarted to stop them (the caller of a Dask cluster asks for this)."""
+    now = time.monotonic()
+    return [index for end, index in list(_timed.values()) if now > end + grace]
 
 
 # --------------------------------------------------------------------------- task context

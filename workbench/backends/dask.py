@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import pickle
 import queue
+import time
 from typing import Any
 
 from .. import capture
@@ -38,6 +39,16 @@ def _run_chunk(key, blob, tasks, items, options):  # noqa: ANN001 - runs on a Da
     return capture.execute(key, blob, tasks, items, options, worker=str(get_worker().address))
 
 
+def _overdue_here(grace: float) -> list[int]:  # runs on each Dask worker through client.run
+    return capture.overdue(grace)
+
+
+#: Seconds past a per-task timeout after which a task stuck in C has its worker restarted.
+TIMEOUT_GRACE = 2.0
+#: Seconds between two checks for such tasks (only while timed chunks are in flight).
+WATCH_EVERY = 1.0
+
+
 class DaskBackend(Backend):
     requires = ("distributed",)
     extra = "dask"
@@ -50,6 +61,9 @@ class DaskBackend(Backend):
         self._client: Any = None
         self._cluster: Any = None
         self._futures: dict[int, Any] = {}
+        self._timed_chunks: dict[int, tuple[float, set[int]]] = {}  # id -> (timeout, indices)
+        self._killed: dict[int, float] = {}  # chunks whose worker was restarted for a timeout
+        self._next_watch = 0.0
         self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._function: Any = None
         self._broadcast: tuple[bytes, Any] | None = None  # (key, future) of the last one
@@ -131,6 +145,29 @@ class DaskBackend(Backend):
                                       broadcast=True, hash=False)
         self._function = self._broadcast = (key, future)
 
+    def _watch_timeouts(self) -> None:
+        """A timed task stuck in a C call (a sleep, a socket read) ignores the asynchronous
+        TaskTimeout of its worker thread: restart the worker that runs it. Its chunk then
+        fails, and is reported as a timeout."""
+        now = time.monotonic()
+        if not self._timed_chunks or now < self._next_watch:
+            return
+        self._next_watch = now + WATCH_EVERY
+        try:
+            stuck = self._client.run(_overdue_here, TIMEOUT_GRACE)
+        except Exception:  # noqa: BLE001 - a worker going away: next time
+            return
+        for address, indices in stuck.items():
+            if not indices:
+                continue
+            for chunk_id, (limit, tasks) in list(self._timed_chunks.items()):
+                if any(i in tasks for i in indices):
+                    self._killed[chunk_id] = limit
+            try:
+                self._client.restart_workers([address], timeout=30)
+            except Exception:  # noqa: BLE001 - it died anyway
+                pass
+
     def submit(self, chunk: Chunk) -> None:
         key, blob = self._function
         # The tasks travel as one bytes object: Dask walks a list of tuples argument looking
@@ -139,10 +176,13 @@ class DaskBackend(Backend):
         future = self._client.submit(_run_chunk, key, blob, tasks, chunk.items,
                                      chunk.options, pure=False, retries=0)
         self._futures[chunk.id] = future
+        if chunk.options.timeout is not None:
+            self._timed_chunks[chunk.id] = (chunk.options.timeout, {i for i, _ in chunk.tasks})
         chunk_id = chunk.id
         future.add_done_callback(lambda _f: self._done.put(chunk_id))
 
     def poll(self, timeout: float) -> list[Outcome]:
+        self._watch_timeouts()
         ids = []
         try:
             ids.append(self._done.get(timeout=timeout))
@@ -151,6 +191,8 @@ class DaskBackend(Backend):
         except queue.Empty:
             pass
         ready = {c: self._futures.pop(c) for c in ids if c in self._futures}
+        for chunk_id in ready:
+            self._timed_chunks.pop(chunk_id, None)
         fine = {c: f for c, f in ready.items() if f.status == "finished"}
         outcomes = []
         if fine:  # one round trip for every finished chunk (result() costs one each)
@@ -166,7 +208,12 @@ class DaskBackend(Backend):
                 outcomes.append(Outcome(chunk_id, future.result(timeout=30)))
             except Exception as exc:  # noqa: BLE001 - worker died, cancelled, data lost
                 # Dask fails every task that was on a dying worker, not only the culprit
-                outcomes.append(Outcome(chunk_id, None, lost=_cause(exc), started=None))
+                cause = _cause(exc)
+                if chunk_id in self._killed:
+                    cause = (f"timeout: ran past the timeout of {self._killed.pop(chunk_id):g} s"
+                             " and did not stop (stuck outside Python?); its worker was "
+                             "restarted")
+                outcomes.append(Outcome(chunk_id, None, lost=cause, started=None))
         return outcomes
 
     def cancel(self, chunk_ids: list[int]) -> None:
