@@ -26,12 +26,9 @@ if __name__ == "__main__":
 """
 
 
-def _tagged() -> list[psutil.Process]:
-    return tagged("WORKBENCH_EXIT_TEST")
-
-
 def _run_script(tmp_path, source: str, backend: str, stdin: bool = False):
-    env = {**os.environ, "WORKBENCH_EXIT_TEST": uuid.uuid4().hex}
+    tag = uuid.uuid4().hex  # this test's own: a test running beside it has another
+    env = {**os.environ, "WORKBENCH_EXIT_TEST": tag}
     env.pop("RAY_ADDRESS", None)
     script = tmp_path / "job.py"
     script.write_text(textwrap.dedent(source))
@@ -41,10 +38,10 @@ def _run_script(tmp_path, source: str, backend: str, stdin: bool = False):
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     took = time.monotonic() - began
     deadline = time.monotonic() + 10
-    while _tagged() and time.monotonic() < deadline:
+    while tagged("WORKBENCH_EXIT_TEST", tag) and time.monotonic() < deadline:
         time.sleep(0.2)
-    left = [(p.pid, p.name()) for p in _tagged()]
-    for p in _tagged():
+    left = [(p.pid, p.name()) for p in tagged("WORKBENCH_EXIT_TEST", tag)]
+    for p in tagged("WORKBENCH_EXIT_TEST", tag):
         p.kill()
     return done, took, left
 
