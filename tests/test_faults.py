@@ -111,3 +111,29 @@ def test_a_task_stuck_past_its_timeout_on_dask_has_its_worker_restarted():
                                             "was restarted")
     assert [v for i, v in enumerate(r.results) if i != 2] == [0, 1, 3, 4, 5, 6, 7]
     assert run(abs, [-1], "dask").results == [1], "the cluster works afterwards"
+
+
+def _blas_threads(_):
+    import numpy  # noqa: F401 - loads the BLAS whose thread pool is asked about
+    from threadpoolctl import threadpool_info
+
+    return os.environ.get("OMP_NUM_THREADS"), max(
+        (p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"), default=None)
+
+
+@pytest.mark.parametrize("start_method", ["forkserver", "fork"])
+def test_process_map_caps_math_library_threads_so_workers_do_not_oversubscribe(start_method):
+    import workbench as wb
+
+    cores = os.cpu_count()
+    r = wb.run(_blas_threads, range(2), backend="process_map", workers=cores, view="none",
+               backend_options={"start_method": start_method})
+    wb.shutdown("process_map")
+    assert {v for v, _ in r.results} == {"1"}, "workers x threads <= cores"
+    assert {n for _, n in r.results} <= {1, None}
+
+
+@pytest.mark.parametrize("name", ["dask", "ray"])
+def test_cluster_workers_run_math_libraries_single_threaded(name):
+    # Dask's nanny and Ray's workers set these themselves (one thread per task slot)
+    assert {v for v, _ in run(_blas_threads, range(2), name).results} == {"1"}

@@ -61,9 +61,31 @@ def _describe_exit(code: int | None) -> str:
 
 
 # --------------------------------------------------------------------------- in the worker
-def _worker_main(conn: multiprocessing.connection.Connection, name: str) -> None:
+#: What numpy's BLAS, OpenMP and friends read for their thread count.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def _cap_threads(threads: int) -> None:
+    """Workers x threads must not exceed the cores: cap the math libraries' thread pools
+    (unless the user set them). Read when those libraries load, i.e. after this in spawned and
+    forkserver workers; a forked worker that inherited loaded ones is capped live if
+    threadpoolctl is installed."""
+    for variable in THREAD_VARIABLES:
+        os.environ.setdefault(variable, str(threads))
+    if "numpy" in sys.modules:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            return
+        threadpool_limits(int(os.environ["OMP_NUM_THREADS"]))
+
+
+def _worker_main(conn: multiprocessing.connection.Connection, name: str,
+                 threads: int = 1) -> None:
     """Entry point of a worker process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _cap_threads(threads)
     inbox: queue.SimpleQueue = queue.SimpleQueue()
     cancelled: set[int] = set()
 
@@ -167,7 +189,9 @@ class ProcessMapBackend(Backend):
     def _spawn(self, slot: int) -> _Worker:
         parent, child = self._ctx.Pipe(duplex=True)
         name = f"proc-{slot}"
-        process = self._ctx.Process(target=_worker_main, args=(child, name),
+        threads = self.spec.option("threads_per_worker",
+                                   max(1, (os.cpu_count() or 1) // self._n))
+        process = self._ctx.Process(target=_worker_main, args=(child, name, threads),
                                     name=f"workbench-{name}", daemon=False)
         with _without_main_script():
             process.start()
