@@ -137,3 +137,23 @@ def test_process_map_caps_math_library_threads_so_workers_do_not_oversubscribe(s
 def test_cluster_workers_run_math_libraries_single_threaded(name):
     # Dask's nanny and Ray's workers set these themselves (one thread per task slot)
     assert {v for v, _ in run(_blas_threads, range(2), name).results} == {"1"}
+
+
+def starts_a_pool(x):
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        return sum(pool.map(abs, [-x, -1]))
+
+
+def test_a_function_that_starts_its_own_pool_gets_a_warning_or_one_clear_error(
+        parallel_backend):
+    r = run(starts_a_pool, [3], parallel_backend)
+    task = r.tasks[0]
+    if parallel_backend == "dask":  # daemonic workers cannot have children
+        assert task.status == "error" and task.error.type == "RuntimeError"
+        assert "starts a process inside a daemonic worker" in task.error.message
+    else:
+        assert task.status == "ok" and task.value == 4
+        assert any("starts processes inside a workbench worker" in w.message
+                   for w in task.warnings), task.warnings

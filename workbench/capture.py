@@ -276,6 +276,41 @@ def uninstall_capture() -> None:
     _capture.uninstall()
 
 
+# --------------------------------------------------------------------------- nested pools
+_nested_guard = False
+
+
+def guard_nested_processes() -> None:
+    """In a worker, a task that starts processes of its own (a ``multiprocessing.Pool``, a
+    ``ProcessPoolExecutor``, joblib) gets a warning in its record: workers x its processes
+    oversubscribe the cores. Where the worker is daemonic (Dask), which cannot have children,
+    it fails with one clear line instead of multiprocessing's bare AssertionError."""
+    global _nested_guard
+    if _nested_guard:
+        return
+    _nested_guard = True
+    import multiprocessing.process
+
+    original = multiprocessing.process.BaseProcess.start
+
+    def start(self):  # noqa: ANN001, ANN202
+        task = _current.get()
+        if task is not None:
+            if multiprocessing.process.current_process().daemon:
+                raise RuntimeError(
+                    f"task {task.index} starts a process inside a daemonic worker (Dask's "
+                    "are), which cannot have children: use backend='process_map' or 'ray' "
+                    "for a function that starts its own pool, or give it one worker's work")
+            warnings.warn(
+                f"task {task.index} starts processes inside a workbench worker: "
+                f"{os.cpu_count()} cores are now shared by every worker and its processes; "
+                "let workbench parallelise instead (map the inner items), or use fewer workers",
+                RuntimeWarning, stacklevel=2)
+        return original(self)
+
+    multiprocessing.process.BaseProcess.start = start
+
+
 # --------------------------------------------------------------------------- seeds
 def task_seed_sequence():  # -> numpy.random.SeedSequence
     """The :class:`numpy.random.SeedSequence` of the running task.
@@ -446,6 +481,7 @@ def execute(key: bytes, blob: bytes | None, tasks: list[tuple[int, int]], items:
     ``stop()`` turns true the remaining items are skipped (they get no record).
     """
     pid = os.getpid()
+    guard_nested_processes()
     install_capture(options.capture_level)
     try:
         try:
