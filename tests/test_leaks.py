@@ -59,7 +59,8 @@ def test_two_hundred_runs_leak_nothing(backend):
         r = run(_small, range(8), backend)
         assert r.results[4] == 8 and len(r.errors) == 1
     after = _settled(before)
-    assert after["children"] == before["children"], (before, after)
+    # (Ray may reap idle workers meanwhile: fewer is fine, more is a leak)
+    assert after["children"] <= before["children"], (before, after)
     assert after["fds"] <= before["fds"] + POOL_SLACK, (before, after)
     assert after["threads"] <= before["threads"] + POOL_SLACK, (before, after)
     grew = after["rss"] - before["rss"]
