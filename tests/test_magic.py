@@ -110,6 +110,8 @@ USAGE_ERRORS = [
     ("--over shops --shared shops", "def f(x):\n    return x\n",
      "cannot be called as fn(item, shops=...)"),
     ("--over shops --fn shops", "def f(x):\n    return x\n", "shops is a list, not a plain"),
+    ("--over shops --out 1bad", "def f(x):\n    return x\n", "--out 1bad: not a variable name"),
+    ("--over shops --out a.b", "def f(x):\n    return x\n", "--out a.b: not a variable name"),
 ]
 
 
@@ -122,3 +124,19 @@ def test_a_mistake_in_the_line_is_one_usage_error_and_nothing_runs(ip, line, cel
     message = str(info.value)
     assert "\n" not in message and words in message, message
     assert wb.last_run() is before, "no run may start"
+
+
+def test_a_syntax_error_in_the_cell_shows_as_in_a_plain_cell(ip, capsys):
+    before = wb.last_run()
+    result = ip.run_cell("%%parallel --over shops --view none\ndef g(x)\n    return x\n")
+    shown = capsys.readouterr().out
+    assert type(result.error_in_exec).__name__ == "CellSyntaxError", result
+    assert "SyntaxError: expected ':'" in shown and "def g(x)" in shown, shown
+    assert "magic.py" not in shown and "no function" not in shown, shown
+    assert wb.last_run() is before, "nothing runs"
+
+
+def test_over_keeps_the_quotes_inside_its_expression(ip):
+    ip.run_cell_magic("parallel", """--over "'a b c'.split()" --view none""",
+                      "def twice(x):\n    return x * 2\n")
+    assert ip.user_ns["_parallel"].results == ["aa", "bb", "cc"]

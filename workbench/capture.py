@@ -28,6 +28,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from .tracebacks import format_exception
+
 #: Default cap on what one task may write (stdout + stderr + logs + warnings), in characters.
 MAX_OUTPUT = 1 << 20
 #: Default cap on the number of ``logging`` records kept per task.
@@ -393,13 +395,9 @@ def _error_tuple(exc: BaseException, encode: bool, skip_frames: int = 1):
     for _ in range(skip_frames):  # hide workbench's own frames
         if tb is not None and tb.tb_next is not None:
             tb = tb.tb_next
-    if isinstance(exc, TaskTimeout):  # show where the task was, not the alarm handler
-        frames = [f for f in traceback.extract_tb(tb)
-                  if not (f.filename == __file__ and f.name == "alarm")]
-        text = ("Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
-                + "".join(traceback.format_exception_only(type(exc), exc)))
-    else:
-        text = "".join(traceback.format_exception(type(exc), exc, tb))
+    # a timeout shows where the task was, not the alarm handler
+    hide = ((__file__, "alarm"),) if isinstance(exc, TaskTimeout) else ()
+    text = format_exception(exc, tb, hide)
     payload: Any = exc
     if encode:
         try:

@@ -169,7 +169,7 @@ def execute(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, A
     global _last_run
     name = settings["backend"]
     cls = backends.backend_class(name)
-    key, function = (b"local", fn) if cls.local else encode_function(fn)
+    key, function, files = (b"local", fn, {}) if cls.local else encode_function(fn)
     spec = backends.BackendSpec(name, settings["workers"], settings["address"],
                                 tuple(sorted(settings["backend_options"].items())))
     run = Run(RunSpec(fn, items, settings), function_name(fn), name, settings["workers"],
@@ -190,7 +190,7 @@ def execute(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, A
     run.dashboard = backend.dashboard
     run.state = "running"
     notify(BackendReady(run))
-    _Loop(run, backend, key, function, items, settings, notify).go()
+    _Loop(run, backend, key, function, files, items, settings, notify).go()
     return run
 
 
@@ -266,8 +266,10 @@ class _Loop:
     """One run's dispatch loop. Keeps chunks in flight, collects records, retries, cancels."""
 
     def __init__(self, run: Run, backend: backends.Backend, key: bytes, function: Any,
-                 items: dict[int, Any], settings: dict[str, Any], notify: _Notifier):
+                 files: dict[str, str], items: dict[int, Any], settings: dict[str, Any],
+                 notify: _Notifier):
         self.run, self.backend, self.key, self.items, self.notify = run, backend, key, items, notify
+        self.files = files  # where the code sent by value came from (for tracebacks)
         self.retries = settings["retries"]
         self.options = TaskOptions(star=settings["star"], seed=settings["seed"],
                                    encode=not backend.local,
@@ -365,7 +367,7 @@ class _Loop:
                 worker, pid, host, raws = outcome.result
                 if raws:
                     records, timed, busy = decode_chunk(raws, worker, pid, host, submitted,
-                                                        time.time(), encoded)
+                                                        time.time(), encoded, self.files)
                     self.planner.observe_many(timed, busy)
                     finished += records
             earlier = self.reported.get(chunk_id)  # records of this chunk that came before

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import keyword
 from typing import Any
 
 from IPython.core import magic_arguments
@@ -77,12 +78,19 @@ class ParallelMagics(Magics):
         args = magic_arguments.parse_argstring(self.parallel, line)
         names = _backend_names(args.backend)
         settings = _settings(args)
-        fn_name = args.fn or _last_def(cell)
+        if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
+            raise UsageError(f"--out {args.out}: not a variable name; give a name such as "
+                             "--out run2")
+        try:
+            code, filename = self._compile(cell)
+        except SyntaxError as exc:
+            raise CellSyntaxError(self.shell, exc) from None
+        fn_name = args.fn or _last_def(code)
         if fn_name is None:
             raise UsageError("no function in this cell: define one with `def`, or name one "
                              "with --fn NAME")
         ns = self.shell.user_ns
-        self._execute(cell)
+        exec(compile(code, filename, "exec"), ns)  # noqa: S102 - the user's own cell
         fn = ns.get(fn_name)
         if fn is None:
             raise UsageError(f"--fn {fn_name}: no such name in the notebook; define it in "
@@ -98,12 +106,12 @@ class ParallelMagics(Magics):
         if args.out:
             ns[args.out] = result
 
-    def _execute(self, cell: str) -> None:
-        """Run the cell's code in the user namespace. Its source is cached under a real file
-        name, so tracebacks, also from workers on this machine, show its lines."""
-        code = self.shell.transform_cell(cell)
-        filename = self.shell.compile.cache(code, self.shell.execution_count, raw_code=cell)
-        exec(compile(code, filename, "exec"), self.shell.user_ns)  # noqa: S102
+    def _compile(self, cell: str) -> tuple[ast.Module, str]:
+        """The cell's code, parsed, and the file name it is cached under: tracebacks, also
+        of tasks run in workers, show its lines as ``Cell In[n]``."""
+        source = self.shell.transform_cell(cell)
+        filename = self.shell.compile.cache(source, self.shell.execution_count, raw_code=cell)
+        return compile(source, filename, "exec", ast.PyCF_ONLY_AST), filename
 
     def _run(self, fn: Any, items: list, names: list[str], settings: dict, view: str) -> Any:
         panel = None
@@ -121,6 +129,19 @@ class ParallelMagics(Magics):
             ) from None
         except (InputError, BackendNotInstalled) as exc:
             raise UsageError(str(exc)) from None
+
+
+class CellSyntaxError(Exception):
+    """The cell does not parse. Shown as IPython shows a syntax error in a plain cell (the
+    line and a caret), without the magic's own frames; the cell fails, so "Run All" stops."""
+
+    def __init__(self, shell: Any, error: SyntaxError):
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error
+        self._lines = shell.SyntaxTB.structured_traceback(type(error), error, [])
+
+    def _render_traceback_(self) -> list[str]:
+        return self._lines
 
 
 def _panel(fn: Any, names: list[str], n_items: int, workers: int | None) -> Any:
@@ -196,20 +217,17 @@ def _shared(names: str, ns: dict[str, Any]) -> dict[str, Any]:
     return shared
 
 
-def _last_def(cell: str) -> str | None:
-    """Name of the last top-level ``def`` of the cell (``None`` if there is none, or if the
-    cell does not parse: running it will then show the syntax error as usual)."""
-    try:
-        tree = ast.parse(cell)
-    except SyntaxError:
-        return None
+def _last_def(tree: ast.Module) -> str | None:
+    """Name of the last top-level ``def`` of the cell, or ``None``."""
     defs = [node.name for node in tree.body
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
     return defs[-1] if defs else None
 
 
 def _evaluate_over(expression: str, ns: dict[str, Any]) -> list[Any]:
-    expression = expression.strip().strip("'\"")
+    expression = expression.strip()
+    if len(expression) > 1 and expression[0] == expression[-1] and expression[0] in "'\"":
+        expression = expression[1:-1]  # magic_arguments keeps the quotes around an argument
     try:
         value = eval(expression, ns)  # noqa: S307 - the user's own expression, in their namespace
     except NameError as exc:

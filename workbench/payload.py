@@ -13,6 +13,7 @@ from typing import Any, Callable
 from .capture import OK_PLAIN
 from .errors import InputError
 from .records import ERROR, OK, LogEntry, TaskError, TaskRecord, WarningEntry, make_record
+from .tracebacks import localize
 
 
 def function_name(fn: Callable[..., Any]) -> str:
@@ -21,10 +22,14 @@ def function_name(fn: Callable[..., Any]) -> str:
     return name or type(fn).__name__
 
 
-def encode_function(fn: Callable[..., Any]) -> tuple[bytes, tuple[bytes, list[Any]]]:
-    """``(key, (pickle, buffers))``: the function pickled by value with protocol 5, its large
-    buffers (numpy arrays, ``shared=`` objects) left out of band as ``pickle.PickleBuffer``
-    views of the caller's own memory (nothing copied), and a key that names it.
+def encode_function(fn: Callable[..., Any]) -> tuple[bytes, tuple[bytes, list[Any]], dict[str, str]]:
+    """``(key, (pickle, buffers), files)``: the function pickled by value with protocol 5, its
+    large buffers (numpy arrays, ``shared=`` objects) left out of band as
+    ``pickle.PickleBuffer`` views of the caller's own memory (nothing copied), a key that
+    names it, and where the code it carries came from (see :mod:`workbench.tracebacks`).
+
+    The user's own modules that the function uses (see :mod:`workbench.local_code`) travel by
+    value too, so a warm worker runs the code the caller has now, never a stale import.
 
     The key is a digest of the pickle plus, per buffer, its size and CRC-32 (about 3 GB/s,
     where a cryptographic digest of a 100 MB array costs 0.15 s): two functions get the same
@@ -33,21 +38,65 @@ def encode_function(fn: Callable[..., Any]) -> tuple[bytes, tuple[bytes, list[An
     warm worker would have the same checksum by chance only, 1 in 2**32 per buffer).
     :func:`workbench.capture.load_function` turns ``(pickle, buffers)`` back into the
     function."""
-    import cloudpickle
+    from .local_code import by_value, local_modules
 
-    buffers: list[Any] = []
+    modules = local_modules(fn)
     try:
-        main = cloudpickle.dumps(fn, protocol=5, buffer_callback=buffers.append)
+        with by_value(modules):
+            main, buffers, files = _pickle(fn)
     except Exception as exc:
-        raise InputError(
-            f"{function_name(fn)} cannot be sent to worker processes: "
-            f"{_unpicklable_reference(fn) or exc}; create that object inside the function "
-            "(or pass what it needs as part of each item), or use backend='serial'") from None
+        if not modules:
+            raise _cannot_send(fn, exc) from None
+        import warnings
+
+        warnings.warn(f"workbench: {', '.join(m.__name__ for m in modules)} could not be "
+                      f"sent by value ({type(exc).__name__}: {exc}); workers import it by name, "
+                      "so a warm worker may run an older version of it", RuntimeWarning,
+                      stacklevel=3)
+        try:
+            main, buffers, files = _pickle(fn)
+        except Exception as again:
+            raise _cannot_send(fn, again) from None
+    return _key(main, buffers), (main, buffers), files
+
+
+def _cannot_send(fn: Callable[..., Any], exc: Exception) -> InputError:
+    return InputError(
+        f"{function_name(fn)} cannot be sent to worker processes: "
+        f"{_unpicklable_reference(fn) or exc}; create that object inside the function "
+        "(or pass what it needs as part of each item), or use backend='serial'")
+
+
+def _key(main: bytes, buffers: list[Any]) -> bytes:
     digest = hashlib.blake2b(main, digest_size=16)
     for buffer in buffers:
         view = buffer.raw()
         digest.update(b"%d:%d;" % (view.nbytes, zlib.crc32(view)))
-    return digest.digest(), (main, buffers)
+    return digest.digest()
+
+
+def _pickle(fn: Callable[..., Any]) -> tuple[bytes, list[Any], dict[str, str]]:
+    """cloudpickle ``fn`` (protocol 5, buffers out of band) and note the file of every code
+    object it sends by value, by :func:`workbench.tracebacks.code_key`."""
+    import io
+    import types
+
+    import cloudpickle
+
+    from .tracebacks import code_key
+
+    files: dict[str, str] = {}
+    buffers: list[Any] = []
+
+    class Pickler(cloudpickle.Pickler):
+        def reducer_override(self, obj: Any) -> Any:
+            if type(obj) is types.CodeType:
+                files[code_key(obj)] = obj.co_filename
+            return super().reducer_override(obj)
+
+    with io.BytesIO() as out:
+        Pickler(out, protocol=5, buffer_callback=buffers.append).dump(fn)
+        return out.getvalue(), buffers, files
 
 
 def raw_view(buffer: Any) -> memoryview:
@@ -129,16 +178,13 @@ def unpicklable_item_record(index: int, attempt: int, item: Any, reason: str) ->
                       error=TaskError("UnpicklableItem", message, ""))
 
 
-def decode(raw: tuple, worker: str, pid: int, host: str, submitted: float, received: float,
-           encoded: bool) -> TaskRecord:
-    """Turn a raw record from :func:`workbench.capture.run_task` into a :class:`TaskRecord`."""
-    return decode_chunk([raw], worker, pid, host, submitted, received, encoded)[0][0]
-
-
 def decode_chunk(raws: list[tuple], worker: str, pid: int, host: str, submitted: float,
-                 received: float, encoded: bool) -> tuple[list[TaskRecord], int, float]:
-    """Decode the raw records of one chunk (see :func:`decode`); also return how many of them
-    have a duration and the sum of those durations (what the planner observes)."""
+                 received: float, encoded: bool, files: dict[str, str] | None = None
+                 ) -> tuple[list[TaskRecord], int, float]:
+    """Turn the raw records of one chunk (from :func:`workbench.capture.run_task`) into
+    :class:`TaskRecord` objects; also return how many of them have a duration and the sum of
+    those durations (what the planner observes). Tracebacks are shown against the caller's
+    sources (``files``: see :func:`encode_function` and :mod:`workbench.tracebacks`)."""
     worker, host = sys.intern(worker), sys.intern(host)
     loads = pickle.loads
     records = []
@@ -159,6 +205,7 @@ def decode_chunk(raws: list[tuple], worker: str, pid: int, host: str, submitted:
                         f"in the caller: {type(exc).__name__}: {exc}", "")
         else:
             kind, message, text, exc_obj = err
+            text = localize(text, files or {})
             if encoded and exc_obj is not None:
                 try:
                     exc_obj = loads(exc_obj)

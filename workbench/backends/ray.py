@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import sys
+import uuid
 from typing import Any, Iterator
 
 from .. import capture
@@ -53,6 +54,7 @@ class RayBackend(Backend):
         self._refs: dict[int, Any] = {}
         self._function: Any = None
         self._puts: dict[bytes, tuple[Any, int]] = {}  # key -> (ObjectRef, bytes), oldest first
+        self._marker = uuid.uuid4().hex  # in the environment of every process of our node
 
     def preflight(self) -> None:
         if self.spec.address is not None:
@@ -76,7 +78,7 @@ class RayBackend(Backend):
                 if kwargs["include_dashboard"]:
                     kwargs["dashboard_host"] = "127.0.0.1"
             try:
-                with _driver_sys_path(self.spec.address is None):
+                with _local_node_env(self.spec.address is None, self._marker):
                     ray.init(**kwargs)
             except BaseException as exc:
                 _stop_partial_start(ray)  # a start that failed half-way leaves processes
@@ -164,7 +166,9 @@ class RayBackend(Backend):
         self._function = None
         self._puts.clear()
         if self._owned and self._ray is not None and self._ray.is_initialized():
+            started = self.processes()
             self._ray.shutdown()
+            _reap(started, self._marker)
         self._owned = False
         self._started = False
 
@@ -196,22 +200,53 @@ def _stop_partial_start(ray: Any) -> None:
 
 
 @contextlib.contextmanager
-def _driver_sys_path(local: bool) -> Iterator[None]:
-    """Let local Ray workers import what the caller can (as process pools and Dask's spawned
-    workers do): they inherit ``PYTHONPATH`` from the raylet, which inherits it from us."""
+def _local_node_env(local: bool, marker: str) -> Iterator[None]:
+    """The environment a local node starts with, inherited by every process it starts (the
+    raylet passes it on to workers and agents). ``PYTHONPATH`` lets local Ray workers import
+    what the caller can (as process pools and Dask's spawned workers do); a marker lets
+    :func:`_reap` find every one of them at shutdown."""
     if not local:
         yield
         return
-    saved = os.environ.get("PYTHONPATH")
     paths = [p or os.getcwd() for p in sys.path]
-    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    changes = {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths)), MARKER: marker}
+    saved = {name: os.environ.get(name) for name in changes}
+    os.environ.update(changes)
     try:
         yield
     finally:
-        if saved is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+#: Environment variable that marks the processes of a local Ray node workbench started.
+MARKER = "WORKBENCH_RAY_NODE"
+#: Seconds the node's processes get to exit after ``ray.shutdown()`` before they are killed.
+REAP_GRACE = 2.0
+
+
+def _reap(started: list[Any], marker: str) -> None:
+    """Make sure no process of our local node outlives its shutdown. ``ray.shutdown()`` stops
+    the processes the driver started, but the raylet's children (its agents, and a worker it
+    was still starting, which has no connection to notice the raylet's end yet) are left to
+    notice by themselves, which on a loaded machine took longer than a closing kernel has."""
+    import psutil
+
+    alive = [p for p in started if p.pid != os.getpid()]
+    _, alive = psutil.wait_procs(alive, timeout=REAP_GRACE)
+    for p in psutil.process_iter():
+        if p.pid == os.getpid() or p in alive:
+            continue
+        with contextlib.suppress(psutil.Error):
+            if p.environ().get(MARKER) == marker:
+                alive.append(p)
+    for p in alive:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    psutil.wait_procs(alive, timeout=5)
 
 
 def _cause(exc: BaseException) -> str:
