@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -52,8 +53,11 @@ def _session_processes(sid: int) -> list[psutil.Process]:
 
 @pytest.mark.parametrize("backend", ["serial", "process_map", "dask", "ray"])
 def test_interrupt_keeps_results_spares_workers_and_leaves_nothing(backend):
+    # SIGINT as a terminal gives it: a shell that started this test in the background (no job
+    # control) may have left it ignored, and Python then keeps it ignored in the child
     proc = subprocess.Popen([sys.executable, "-c", PROGRAM, backend], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     out, err = proc.communicate(timeout=180)
     assert proc.returncode == 0, err[-3000:]
     data = json.loads(out.strip().splitlines()[-1])

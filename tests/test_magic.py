@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.testing.globalipapp import start_ipython
+from IPython.testing.globalipapp import get_ipython, start_ipython
 
 import workbench as wb
 from conftest import WORKERS
@@ -23,7 +23,7 @@ def etl(shop):
 
 @pytest.fixture(scope="module")
 def ip():
-    shell = start_ipython()
+    shell = start_ipython() or get_ipython()  # one shell per process: maybe started already
     shell.run_line_magic("load_ext", "workbench")
     shell.user_ns["shops"] = list(range(12))
     return shell

@@ -36,8 +36,9 @@ def test_runs_sample_cpu_and_memory_of_each_local_worker():
     for pid in pids:
         mine = [s for s in r.resources if s.pid == pid]
         assert len(mine) >= 2 * span * 0.8, "at least about 2 samples a second"
-        # busy: well above an idle worker's few percent, even with Ray idling beside it
-        assert max(s.cpu for s in mine) > 30 and min(s.rss for s in mine) > 10 * 2**20
+        # busy: well above an idle worker's 0-2 %, even on a machine that other work keeps
+        # busy (two such workers then get well under a core each)
+        assert max(s.cpu for s in mine) > 10 and min(s.rss for s in mine) > 10 * 2**20
 
 
 def test_serial_runs_have_no_worker_processes_to_sample():

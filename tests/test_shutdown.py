@@ -14,7 +14,8 @@ from conftest import run
 
 def test_shutdown_is_idempotent_and_leaves_no_process(backend):
     run(abs, [-1], backend)
-    processes = backends.live()[backend].processes()
+    # serial keeps nothing warm: each run has its own (it runs in the caller)
+    processes = backends.live()[backend].processes() if backend != "serial" else []
     if backend != "serial":
         assert processes, "a parallel backend has worker processes"
     wb.shutdown(backend)
@@ -26,7 +27,7 @@ def test_shutdown_is_idempotent_and_leaves_no_process(backend):
         time.sleep(0.1)
     assert not [p.pid for p in processes if _alive(p)]
     again = run(abs, [-2], backend)
-    assert again.results == [2] and again.startup_time > 0
+    assert again.results == [2] and (again.startup_time > 0 or backend == "serial")
     wb.shutdown()
 
 

@@ -66,8 +66,10 @@ def deadline(seconds: float | None, index: int) -> Iterator[None]:
         yield
         return
     message = f"task {index} ran longer than the timeout of {seconds:g} s"
+    fired = []  # a task that catches the TaskTimeout (``except Exception``) still timed out
     if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
         def alarm(signum, frame):  # noqa: ANN001
+            fired.append(True)
             raise TaskTimeout(message)
 
         previous = signal.signal(signal.SIGALRM, alarm)
@@ -77,6 +79,8 @@ def deadline(seconds: float | None, index: int) -> Iterator[None]:
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
+        if fired:
+            raise TaskTimeout(message)
         return
     import ctypes
 
@@ -102,6 +106,8 @@ def deadline(seconds: float | None, index: int) -> Iterator[None]:
             timer.cancel()
             if state.get("fired"):  # the task ended meanwhile: drop a pending exception
                 set_exc(ctypes.c_ulong(thread_id), None)
+    if state.get("fired"):
+        raise TaskTimeout(message)
 
 
 #: thread id -> (deadline, task index) of timed tasks running in threads other than main.

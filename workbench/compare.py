@@ -14,29 +14,89 @@ from .records import Failed
 from .run import Run
 
 
-def same_results(a: list[Any], b: list[Any]) -> bool:
-    """Whether two result lists are equal item by item (numpy arrays compared by value)."""
-    return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+def same_results(a: list[Any], b: list[Any]) -> bool | None:
+    """Whether two result lists are equal item by item: ``True``, ``False``, or ``None`` when
+    some pair cannot be compared (objects with neither ``__eq__`` nor a state to compare).
+
+    NaN equals NaN here (a backend that returns the same NaN as serial returned the same
+    thing); numpy arrays and pandas objects are compared by value, containers item by item,
+    and objects without an ``__eq__`` of their own (a fitted scikit-learn model) by their
+    attributes."""
+    if len(a) != len(b):
+        return False
+    return _all(_same(x, y) for x, y in zip(a, b))
 
 
-def _same(x: Any, y: Any) -> bool:
+def _all(verdicts: Iterable[bool | None]) -> bool | None:
+    """``False`` if any is False, else ``None`` if any is None, else ``True``."""
+    unknown = False
+    for verdict in verdicts:
+        if verdict is False:
+            return False
+        unknown = unknown or verdict is None
+    return None if unknown else True
+
+
+def _same(x: Any, y: Any, depth: int = 0) -> bool | None:
+    if x is y:
+        return True
     if isinstance(x, Failed) or isinstance(y, Failed):
         return (isinstance(x, Failed) and isinstance(y, Failed) and x.status == y.status
                 and getattr(x.error, "type", None) == getattr(y.error, "type", None))
+    if _is_number(x) and _is_number(y):
+        return bool(x == y or (x != x and y != y))  # NaN == NaN here
+    if type(x) is not type(y):
+        return False
+    if depth > 20:  # a self-referencing structure: give up rather than recurse forever
+        return None
+    if isinstance(x, (list, tuple)):
+        return len(x) == len(y) and _all(_same(i, j, depth + 1) for i, j in zip(x, y))
+    if isinstance(x, dict):
+        return x.keys() == y.keys() and _all(_same(x[k], y[k], depth + 1) for k in x)
+    if hasattr(x, "__array__") and hasattr(x, "dtype") and hasattr(x, "shape"):
+        return _same_array(x, y)
+    equals = getattr(x, "equals", None)  # pandas: by value, NaN in the same place is equal
+    if callable(equals) and type(x).__module__.startswith("pandas"):
+        return bool(equals(y))
+    if type(x).__eq__ is object.__eq__:  # no equality of its own: compare its state
+        if hasattr(x, "__dict__"):
+            return _same(vars(x), vars(y), depth + 1)
+        return _same_pickle(x, y)
     try:
         equal = x == y
-        if isinstance(equal, bool):
-            return equal
-        import numpy as np
+    except Exception:  # noqa: BLE001 - an __eq__ that fails
+        return _same_pickle(x, y)
+    return equal if isinstance(equal, bool) else _same_pickle(x, y)
 
-        return bool(np.shape(x) == np.shape(y) and np.all(equal))
-    except Exception:
-        import pickle
 
-        try:
-            return pickle.dumps(x) == pickle.dumps(y)
-        except Exception:
-            return False
+def _is_number(x: Any) -> bool:
+    import numbers
+
+    return isinstance(x, numbers.Number) and not isinstance(x, bool)
+
+
+def _same_array(x: Any, y: Any) -> bool | None:
+    import numpy as np
+
+    x, y = np.asarray(x), np.asarray(y)
+    if x.shape != y.shape or x.dtype != y.dtype:
+        return False
+    try:
+        return bool(np.array_equal(x, y, equal_nan=True))
+    except TypeError:  # strings, objects: NaN has no meaning there
+        if x.dtype == object:
+            return _all(_same(i, j, 1) for i, j in zip(x.ravel(), y.ravel()))
+        return bool(np.array_equal(x, y))
+
+
+def _same_pickle(x: Any, y: Any) -> bool | None:
+    """Equal pickles mean equal state; different ones may still be equal: cannot tell."""
+    import pickle
+
+    try:
+        return True if pickle.dumps(x) == pickle.dumps(y) else None
+    except Exception:  # noqa: BLE001
+        return None
 
 
 @dataclass(frozen=True)
@@ -52,7 +112,7 @@ class Row:
     ok: int
     failed: int  # error or lost
     cancelled: int
-    same_as_serial: bool | None
+    same_as_serial: bool | None  # None: no reference, or results that cannot be compared
 
 
 #: Seconds: a task shorter than this on average is dominated by the cost of sending it.
@@ -89,8 +149,9 @@ class Comparison:
 
     @property
     def all_same(self) -> bool:
-        """Every backend returned exactly serial's results."""
-        return all(row.same_as_serial is not False for row in self.summary)
+        """Every backend returned exactly serial's results (``False`` also when some could
+        not be compared: see :func:`same_results`)."""
+        return all(row.same_as_serial is True for row in self.summary)
 
     def table(self) -> str:
         """The summary as a markdown table."""
@@ -98,7 +159,7 @@ class Comparison:
                 "failed | cancelled | same as serial |")
         lines = [head, "|" + "---|" * 10]
         for row in self.summary:
-            same = {True: "yes", False: "NO", None: "-"}[row.same_as_serial]
+            same = same_text(row.same_as_serial, self.reference is not None)
             lines.append(
                 f"| {row.backend} | {row.workers} | {row.startup_time:.2f} | "
                 f"{row.wall_time:.3f} | {_x(row.speedup)} | {_pct(row.efficiency)} | "
@@ -142,6 +203,13 @@ class Comparison:
         return self.table()
 
 
+def same_text(same: bool | None, compared: bool, no: str = "NO") -> str:
+    """How a summary shows :attr:`Row.same_as_serial`."""
+    if not compared:
+        return "-"
+    return {True: "yes", False: no, None: "cannot compare"}[same]
+
+
 def _x(value: float | None) -> str:
     return f"{value:.2f}x" if value is not None else "-"
 
@@ -174,6 +242,10 @@ def compare(fn: Callable[..., Any], items: Iterable[Any],
     if len(set(names)) != len(names):
         raise InputError(f"backends lists a name twice: {names}")
     ordered = ["serial"] + [n for n in names if n != "serial"]
+    if settings.get("seed", 0) is None:  # fresh, but the same for every backend
+        import numpy as np
+
+        settings["seed"] = int(np.random.SeedSequence().entropy)
     data = materialize(items)  # a generator must feed every backend the same items
     runs = {}
     for name in ordered:

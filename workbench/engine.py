@@ -6,10 +6,13 @@ Everything here happens in the caller's thread; only :mod:`workbench.capture` ru
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
+import math
 import time
 import warnings
+from numbers import Real
 from typing import Any, Callable, Iterable, Sequence
 
 from . import backends
@@ -18,7 +21,7 @@ from .config import NOT_GIVEN, resolve
 from .errors import InputError, Interrupted
 from .events import BackendReady, Observer, RunFinished, RunStarted, TasksFinished
 from .payload import decode_chunk, encode_function, encode_items, function_name, unpicklable_item_record
-from .plan import Planner, check_chunksize, check_workers, materialize
+from .plan import Planner, check_chunksize, check_workers, materialize, whole
 from .records import CANCELLED, ERROR, LOST, TaskError, TaskRecord
 from .run import Run, RunSpec
 
@@ -142,14 +145,17 @@ def _check_signature(fn: Callable[..., Any], star: bool, shared: dict[str, Any])
 
 
 def _check_settings(settings: dict[str, Any]) -> None:
-    retries = settings["retries"]
+    settings["retries"] = retries = whole(settings["retries"])
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise InputError(f"retries must be a whole number >= 0, got {retries!r}")
     timeout = settings["timeout"]
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or not timeout > 0):
-        raise InputError(f"timeout must be a number of seconds > 0, or None; got {timeout!r}")
-    seed = settings["seed"]
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, Real)
+                                or not 0 < timeout < math.inf):
+        raise InputError(f"timeout must be a number of seconds > 0 (finite), or None; got "
+                         f"{timeout!r}")
+    if timeout is not None:
+        settings["timeout"] = float(timeout)
+    settings["seed"] = seed = whole(settings["seed"])
     if seed is None:
         import numpy as np
 
@@ -162,6 +168,25 @@ def _check_settings(settings: dict[str, Any]) -> None:
                          f"{settings['backend']!r}: add backend='dask' or backend='ray'")
     if not isinstance(settings["backend_options"], dict):
         raise InputError("backend_options must be a dict, e.g. {'start_method': 'spawn'}")
+
+
+def rerun_settings(previous: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """The settings of a run again (:meth:`Run.rerun_failed`) with ``changes``, checked as
+    :func:`run` checks its arguments."""
+    if "shared" in changes:
+        raise InputError("rerun_failed() keeps the shared objects of the run; to change them, "
+                         "call workbench.run(fn, items, shared=...) again")
+    unknown = sorted(set(changes) - set(previous))
+    if unknown:
+        raise InputError(f"rerun_failed() got unknown setting(s) {', '.join(unknown)}: "
+                         f"choose from {', '.join(sorted(previous))}")
+    again = {**previous, **changes}
+    again["workers"] = check_workers(again["workers"])
+    again["chunksize"] = check_chunksize(again["chunksize"])
+    again["observers"] = tuple(again["observers"])
+    _check_settings(again)
+    backends.backend_class(again["backend"])
+    return again
 
 
 def execute(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, Any]) -> Run:
@@ -180,17 +205,18 @@ def execute(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, A
     observers = [o for o in (make_view(settings["view"]), *settings["observers"]) if o]
     notify = _Notifier(observers)
     notify(RunStarted(run))
-    try:
-        backend, run.startup_time = backends.acquire(spec)
-    except BaseException:
-        run.state = "failed"
-        notify(RunFinished(run))
-        raise
-    run.workers = backend.workers
-    run.dashboard = backend.dashboard
-    run.state = "running"
-    notify(BackendReady(run))
-    _Loop(run, backend, key, function, files, items, settings, notify).go()
+    with contextlib.ExitStack() as held:
+        try:  # waits its turn if another thread runs on the same backend
+            backend, run.startup_time = held.enter_context(backends.use(spec, run))
+        except BaseException:
+            run.state = "failed"
+            notify(RunFinished(run))
+            raise
+        run.workers = backend.workers
+        run.dashboard = backend.dashboard
+        run.state = "running"
+        notify(BackendReady(run))
+        _Loop(run, backend, key, function, files, items, settings, notify).go()
     return run
 
 

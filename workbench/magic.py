@@ -196,8 +196,9 @@ def _settings(args: Any) -> dict[str, Any]:
     if args.seed < 0:
         raise UsageError(f"--seed must be 0 or more, got {args.seed}")
     if args.timeout is not None:
-        if not args.timeout > 0:
-            raise UsageError(f"--timeout must be a number of seconds > 0, got {args.timeout}")
+        if not 0 < args.timeout < float("inf"):
+            raise UsageError(f"--timeout must be a number of seconds > 0 (finite), got "
+                             f"{args.timeout}")
         settings["timeout"] = args.timeout
     if args.address is not None:
         settings["address"] = args.address

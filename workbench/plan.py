@@ -37,18 +37,22 @@ def materialize(items: Iterable[Any]) -> list[Any]:
     return list(iterator)
 
 
+def whole(value: Any) -> Any:
+    """A whole number of any integer type (numpy's too) as an ``int``; anything else (a bool,
+    a float, a string) as it is, for the caller's check to refuse."""
+    import numbers
+
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    return value
+
+
 def check_workers(workers: Any) -> int | None:
     """``workers`` as a positive int (or ``None`` for "all cores")."""
     if workers is None:
         return None
+    workers = whole(workers)
     if isinstance(workers, bool) or not isinstance(workers, int):
-        try:
-            import numpy as np
-
-            if isinstance(workers, np.integer):
-                return check_workers(int(workers))
-        except ImportError:  # pragma: no cover
-            pass
         raise InputError(f"workers must be a whole number, got {type(workers).__name__} "
                          f"{workers!r}: pass e.g. workers=2, or workers=None for all cores")
     if workers < 1:
@@ -58,8 +62,9 @@ def check_workers(workers: Any) -> int | None:
 
 
 def check_chunksize(chunksize: Any) -> int | str:
-    if chunksize == "auto":
+    if isinstance(chunksize, str) and chunksize == "auto":
         return "auto"
+    chunksize = whole(chunksize)
     if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
         raise InputError(f"chunksize must be 'auto' or a whole number >= 1, got {chunksize!r}")
     return chunksize

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from .errors import TaskErrors
-from .records import ERROR, LOST, OK, STATUSES, Failed, TaskRecord
+from .records import CANCELLED, ERROR, LOST, OK, STATUSES, Failed, TaskRecord
 
 #: Tracebacks shown in full by :meth:`Run.raise_for_errors`; the rest are counted.
 MAX_TRACEBACKS = 3
@@ -26,6 +26,18 @@ class RunSpec:
     settings: dict[str, Any]
 
 
+def _ranges(indices: list[int]) -> str:
+    """``[1, 2, 3, 7]`` as ``"tasks 1-3, 7"``."""
+    if not indices:
+        return "no task"
+    parts, start = [], indices[0]
+    for prev, cur in zip(indices, indices[1:] + [None]):
+        if cur is None or cur != prev + 1:
+            parts.append(f"{start}-{prev}" if prev != start else f"{start}")
+            start = cur
+    return "tasks " + ", ".join(parts)
+
+
 class Logs:
     """``run.logs[i]``: what task ``i`` printed and logged, interleaved as it happened."""
 
@@ -33,6 +45,8 @@ class Logs:
         self._run = run
 
     def __getitem__(self, index: int) -> str:
+        if isinstance(index, int) and index < 0:  # from the end, as for a list
+            index = self._run.indices[index]
         return self._run.task(index).text
 
     def __len__(self) -> int:
@@ -185,33 +199,44 @@ class Run:
 
     # ----------------------------------------------------------------- errors at the edge
     def raise_for_errors(self) -> None:
-        """Raise one :class:`TaskErrors` describing every failed task (a few tracebacks in
-        full); do nothing if none failed."""
+        """Raise one :class:`TaskErrors` describing every task that did not return a value
+        (failed, lost, cancelled or never finished; a few tracebacks in full); do nothing
+        only when every task returned one. A stopped run never passes for a clean one."""
         errors = self.errors
-        if not errors:
+        unfinished = [r for r in self.tasks if r.status == CANCELLED]
+        pending = len(self) - len(self._records)
+        if not errors and not unfinished and not pending:
             return
-        head = f"{len(errors)} of {len(self)} tasks failed in {self.fn_name} on {self.backend}"
-        lines = [head + ":"]
+        problems = []
+        if errors:
+            problems.append(f"{len(errors)} of {len(self)} tasks failed")
+        if unfinished or pending:
+            problems.append(f"{len(unfinished) + pending} of {len(self)} did not run to the "
+                            f"end (the run was {self.state})")
+        lines = [f"{' and '.join(problems)} in {self.fn_name} on {self.backend}:"]
         lines += [f"  task {r.index}: {r.status}: {r.error}" for r in errors[:20]]
         if len(errors) > 20:
             lines.append(f"  ... and {len(errors) - 20} more (see run.errors)")
+        if unfinished or pending:
+            lines.append(f"  not run: {_ranges([r.index for r in unfinished])}"
+                         + (f" and {pending} pending" if pending else ""))
         for r in errors[:MAX_TRACEBACKS]:
             where = f" on {r.worker} (pid {r.pid})" if r.worker else ""
             lines.append(f"\n--- task {r.index}, attempt {r.attempt}{where} ---")
             lines.append((r.error.traceback if r.error else "").rstrip() or str(r.error))
         if len(errors) > MAX_TRACEBACKS:
             lines.append(f"\n({len(errors) - MAX_TRACEBACKS} more tracebacks in run.errors)")
-        raise TaskErrors("\n".join(lines), errors)
+        raise TaskErrors("\n".join(lines), errors + unfinished)
 
     def rerun_failed(self, **settings: Any) -> Run:
         """A new Run of the failed, lost and cancelled tasks only, with the same function and
         settings (override any with keyword arguments). Task indices and seeds are kept, so
         ``new.logs[i]`` is the new log of the same item ``i``."""
-        from .engine import execute
+        from .engine import execute, rerun_settings
 
+        again = rerun_settings(self.spec.settings, settings)
         failed = {i: self.spec.items[i] for i in self.indices
                   if self._records.get(i) is None or self._records[i].status != OK}
-        again = {**self.spec.settings, **settings}
         if "view" not in settings and not isinstance(again.get("view"), str):
             again["view"] = "auto"  # a panel belongs to its own run: the rerun gets its own
         return execute(self.spec.fn, failed, again)

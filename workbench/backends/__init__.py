@@ -4,17 +4,19 @@ the running workers; :func:`shutdown` (also called at interpreter exit) stops th
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib
 import importlib.util
 import threading
 import time
-from typing import Any
+import warnings
+from typing import Any, Iterator
 
 from ..errors import BackendNotInstalled, InputError
 from .base import Backend, BackendSpec, Chunk, Outcome
 
 __all__ = ["Backend", "BackendSpec", "Chunk", "Outcome", "NAMES", "backend_class", "acquire",
-           "shutdown", "installed"]
+           "use", "shutdown", "installed"]
 
 #: name -> "module:Class"; modules are imported on first use only.
 _REGISTRY = {
@@ -27,6 +29,11 @@ NAMES = tuple(_REGISTRY)
 
 _live: dict[str, Backend] = {}
 _lock = threading.RLock()
+#: One run at a time on each shared backend: name -> its lock, the thread and run using it.
+_turns: dict[str, threading.Lock] = {}
+_users: dict[str, tuple[int, Any]] = {}
+#: Seconds :func:`shutdown` waits for a run it stopped in another thread to hand back.
+SHUTDOWN_WAIT = 30.0
 
 
 def backend_class(name: Any) -> type[Backend]:
@@ -84,6 +91,43 @@ def acquire(spec: BackendSpec) -> tuple[Backend, float]:
         return backend, time.perf_counter() - began
 
 
+@contextlib.contextmanager
+def use(spec: BackendSpec, run: Any) -> Iterator[tuple[Backend, float]]:
+    """A started backend for ``spec`` (and its start-up seconds), held for one run.
+
+    Runs on one warm backend take turns: a second run from another thread waits (with a
+    warning) until the first is over, rather than mixing their chunks. A backend that runs
+    tasks in the caller (``serial``) costs nothing to start, so each run gets its own, which
+    also lets a task of a serial run start a serial run of its own."""
+    cls = backend_class(spec.name)
+    if cls.local:
+        backend = cls(spec)
+        backend.start()
+        try:
+            yield backend, 0.0
+        finally:
+            backend.shutdown()
+        return
+    me = threading.get_ident()
+    with _lock:
+        turn = _turns.setdefault(spec.name, threading.Lock())
+        user = _users.get(spec.name)
+    if user is not None and user[0] == me:
+        raise InputError(f"a run on {spec.name} is already going in this thread (a task or "
+                         "an observer of it started another): give the inner run another "
+                         "backend, e.g. backend='serial'")
+    if not turn.acquire(blocking=False):
+        warnings.warn(f"workbench: waiting for the run on {spec.name} in another thread to "
+                      "finish (runs on one backend take turns)", RuntimeWarning, stacklevel=4)
+        turn.acquire()
+    _users[spec.name] = (me, run)
+    try:
+        yield acquire(spec)
+    finally:
+        _users.pop(spec.name, None)
+        turn.release()
+
+
 def _children() -> dict[int, Any]:
     import psutil
 
@@ -97,10 +141,25 @@ def live() -> dict[str, Backend]:
 
 
 def shutdown(name: str | None = None) -> None:
-    """Stop the warm backend ``name``, or all of them. Safe to call any number of times."""
+    """Stop the warm backend ``name``, or all of them. Safe to call any number of times.
+
+    A run going on one of them in another thread is stopped first (its unfinished tasks are
+    cancelled, its finished ones kept), so it never waits on workers that are gone."""
     with _lock:
         names = [name] if name is not None else list(_live)
-        for key in names:
-            backend = _live.pop(key, None)
+    me = threading.get_ident()
+    for key in names:
+        user = _users.get(key)
+        turn = _turns.get(key)
+        waited = False
+        if user is not None and user[0] != me and turn is not None:
+            user[1].cancel()
+            waited = turn.acquire(timeout=SHUTDOWN_WAIT)
+        try:
+            with _lock:
+                backend = _live.pop(key, None)
             if backend is not None:
                 backend.shutdown()
+        finally:
+            if waited:
+                turn.release()

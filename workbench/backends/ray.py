@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import sys
+import threading
 import uuid
 from typing import Any, Iterator
 
@@ -55,6 +56,7 @@ class RayBackend(Backend):
         self._function: Any = None
         self._puts: dict[bytes, tuple[Any, int]] = {}  # key -> (ObjectRef, bytes), oldest first
         self._marker = uuid.uuid4().hex  # in the environment of every process of our node
+        self._keeper: threading.Event | None = None  # ends the thread that started Ray
 
     def preflight(self) -> None:
         if self.spec.address is not None:
@@ -79,7 +81,7 @@ class RayBackend(Backend):
                     kwargs["dashboard_host"] = "127.0.0.1"
             try:
                 with _local_node_env(self.spec.address is None, self._marker):
-                    ray.init(**kwargs)
+                    self._keeper = _init(ray, kwargs)
             except BaseException as exc:
                 _stop_partial_start(ray)  # a start that failed half-way leaves processes
                 if not isinstance(exc, Exception):
@@ -169,8 +171,38 @@ class RayBackend(Backend):
             started = self.processes()
             self._ray.shutdown()
             _reap(started, self._marker)
+        if self._keeper is not None:
+            self._keeper.set()
+            self._keeper = None
         self._owned = False
         self._started = False
+
+
+def _init(ray: Any, kwargs: dict[str, Any]) -> threading.Event | None:
+    """``ray.init(**kwargs)``. Off the main thread it runs in a thread of its own that lives
+    until the returned event is set: Ray starts its GCS and raylet with a parent-death signal,
+    which Linux sends when the *thread* that started them ends, so a node started from a
+    short-lived thread (a second thread's run, a thread pool) died with that thread."""
+    if threading.current_thread() is threading.main_thread():
+        ray.init(**kwargs)
+        return None
+    started, stop, failure = threading.Event(), threading.Event(), []
+
+    def keep() -> None:
+        try:
+            ray.init(**kwargs)
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller below
+            failure.append(exc)
+        finally:
+            started.set()
+        stop.wait()
+
+    threading.Thread(target=keep, name="workbench-ray-node", daemon=True).start()
+    started.wait()
+    if failure:
+        stop.set()
+        raise failure[0]
+    return stop
 
 
 def _offer_cluster_token() -> None:

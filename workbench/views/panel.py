@@ -15,7 +15,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..compare import Comparison
+from ..compare import Comparison, same_text
 from ..events import BackendReady, RunFinished, RunStarted, TasksFinished
 from ..records import OK
 from . import kernel_comms
@@ -299,7 +299,7 @@ def summary_html(comparison: Comparison) -> str:
     rows = []
     for row in comparison.summary:
         run = comparison[row.backend]
-        same = {True: "yes", False: "<b>NO</b>", None: "—"}[row.same_as_serial]
+        same = same_text(row.same_as_serial, comparison.reference is not None, "<b>NO</b>")
         rows.append((row.backend, row.workers, f"{row.startup_time:.2f} s",
                      f"{row.wall_time:.3f} s", _x(row.speedup), _pct(row.efficiency),
                      _x(run.speedup), row.ok, row.failed, row.cancelled, same))

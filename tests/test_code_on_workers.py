@@ -11,7 +11,7 @@ import textwrap
 import uuid
 
 import pytest
-from IPython.testing.globalipapp import start_ipython
+from IPython.testing.globalipapp import get_ipython, start_ipython
 
 import workbench as wb
 from conftest import WORKERS, run
@@ -26,7 +26,7 @@ def parse(text):
 
 @pytest.fixture(scope="module")
 def ip():
-    shell = start_ipython()
+    shell = start_ipython() or get_ipython()  # one shell per process: maybe started already
     shell.run_line_magic("load_ext", "workbench")
     return shell
 

@@ -1,0 +1,121 @@
+"""Results that must not mislead: comparisons with NaN, arrays, frames and models; a stopped
+run never passes for a clean one; a swallowed timeout is still a timeout; settings checked
+the same way everywhere."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import workbench as wb
+from conftest import WORKERS, run
+
+
+def nan_and_friends(i):
+    import pandas as pd
+
+    return {"nan": float("nan"), "array": np.array([i, np.nan]),
+            "frame": pd.DataFrame({"a": [i, np.nan]}), "values": [math.nan, i]}
+
+
+def fitted(i):
+    from sklearn.linear_model import LinearRegression
+
+    return LinearRegression().fit([[0], [1], [2]], [0, i, 2 * i])
+
+
+def draw(i):
+    return float(wb.task_rng().random())
+
+
+@pytest.mark.parametrize("fn", [nan_and_friends, fitted], ids=["nan", "model"])
+def test_compare_says_yes_for_equal_results_with_nan_and_models(fn):
+    cmp = wb.compare(fn, range(4), backends=["serial", "process_map"], workers=WORKERS,
+                     view="none")
+    assert [row.same_as_serial for row in cmp.summary] == [True, True], cmp.table()
+    assert cmp.all_same and "NO" not in cmp.table()
+
+
+def test_compare_still_says_no_when_results_differ():
+    from workbench.compare import same_results
+
+    assert same_results([np.array([1.0, np.nan])], [np.array([1.0, 2.0])]) is False
+    assert same_results([fitted(1)], [fitted(2)]) is False
+    assert same_results([[math.nan, 1]], [[math.nan, 2]]) is False
+
+
+def test_compare_with_a_fresh_seed_uses_one_seed_for_every_backend():
+    cmp = wb.compare(draw, range(6), backends=["serial", "process_map"], seed=None,
+                     workers=WORKERS, view="none")
+    assert cmp["serial"].seed == cmp["process_map"].seed
+    assert cmp.all_same, cmp.table()
+
+
+def test_a_cancelled_run_does_not_pass_raise_for_errors():
+    r_box = {}
+
+    def stop_soon(event):
+        if type(event).__name__ == "TasksFinished" and event.run.done >= 2:
+            event.run.cancel()
+
+    r_box["run"] = r = run(time.sleep, [0.05] * 40, "process_map", chunksize=1,
+                           observers=[stop_soon])
+    assert r.state == "cancelled" and r.counts["cancelled"] > 0
+    with pytest.raises(wb.TaskErrors) as info:
+        r.raise_for_errors()
+    assert "did not run to the end (the run was cancelled)" in str(info.value)
+    assert "not run: tasks" in str(info.value)
+
+
+def swallow(x):
+    try:
+        time.sleep(5)
+    except Exception:  # noqa: BLE001 - what careless user code does
+        pass
+    return "swallowed"
+
+
+def test_a_task_that_swallows_its_timeout_still_times_out(backend):
+    r = run(swallow, [1], backend, timeout=0.3)
+    record = r.task(0)
+    assert record.status == "error" and record.error.type == "TaskTimeout", record
+
+
+def test_a_task_that_swallows_its_timeout_in_a_thread_still_times_out():
+    box = {}
+    t = threading.Thread(target=lambda: box.update(r=run(swallow, [1], "serial", timeout=0.3)))
+    t.start()
+    t.join(30)
+    assert box["r"].task(0).error.type == "TaskTimeout"
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), -1, 0])
+def test_a_timeout_that_is_not_a_finite_number_is_refused(bad):
+    with pytest.raises(wb.InputError, match="timeout must be a number of seconds"):
+        run(abs, [1], "serial", timeout=bad)
+
+
+def test_numpy_integers_are_accepted_for_every_whole_number_setting():
+    r = run(abs, range(-3, 3), "serial", chunksize=np.int64(2), retries=np.int32(1),
+            seed=np.int64(5), workers=np.int64(1))
+    assert r.results == [3, 2, 1, 0, 1, 2] and r.seed == 5 and type(r.seed) is int
+
+
+def test_rerun_failed_checks_its_settings_as_run_does():
+    r = run(lambda x: 1 / x, [0, 1], "serial")
+    with pytest.raises(wb.InputError, match="unknown setting"):
+        r.rerun_failed(retry=3)
+    with pytest.raises(wb.InputError, match="timeout must be"):
+        r.rerun_failed(timeout="x")
+    with pytest.raises(wb.InputError, match="keeps the shared objects"):
+        r.rerun_failed(shared={"a": 1})
+    assert r.rerun_failed(retries=1).counts["error"] == 1
+
+
+def test_logs_count_from_the_end_like_a_list():
+    r = run(print, ["a", "b"], "serial")
+    assert r.logs[-1] == "b\n" and r.logs[-2] == "a\n"
