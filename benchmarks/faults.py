@@ -75,6 +75,21 @@ def unpicklable(x):
     return x
 
 
+def swallows_timeout(x):
+    if x == CULPRIT:
+        try:
+            time.sleep(5)
+        except Exception:  # noqa: BLE001 - careless user code catches the TaskTimeout
+            pass
+    return x
+
+
+def raises_interrupt(x):
+    if x == CULPRIT:
+        raise KeyboardInterrupt("the task's own")
+    return x
+
+
 def slow(x):
     time.sleep(0.2)
     return x
@@ -89,6 +104,9 @@ FAULTS = [  # name, function, run options, in the caller's process too?
     ("hang in C, timeout=1", ignores_alarm, {"timeout": 1}, False),
     ("MemoryError", no_memory, {}, True),
     ("unpicklable result", unpicklable, {}, True),
+    ("swallows its TaskTimeout, timeout=1", swallows_timeout, {"timeout": 1}, True),
+    ("raises KeyboardInterrupt", raises_interrupt, {}, True),
+    ("os._exit(1), chunks of 10", exits, {"chunksize": 10}, False),
 ]
 
 
@@ -110,13 +128,16 @@ def measure(backend: str) -> list[tuple]:
             continue
         before = {p.pid for p in psutil.Process().children(recursive=True)}
         began = time.perf_counter()
-        r = wb.run(fn, range(N), backend=backend, workers=2, view="none", chunksize=1,
-                   **options)
+        r = wb.run(fn, range(N), backend=backend, workers=2, view="none",
+                   **{"chunksize": 1, **options})
         took = time.perf_counter() - began
         kept = sum(1 for t in r.tasks if t.status == "ok" and t.index != CULPRIT)
         bad = r.task(CULPRIT)
         said = f"{bad.status}: {bad.error.type}: {bad.error.message}"[:90] if bad.error else \
             bad.status
+        again = sorted({h.index for h in r.history})
+        if again:  # tasks that ran more than once: each run is an attempt of its own
+            said += f" (run again, as attempt 2 with the first in run.history: tasks {again})"
         rows.append((name, backend, f"{kept}/19", said, f"{took:.1f} s",
                      _leftovers(before, backend)))
     # Stop: cancel() from another thread while 20 x 0.2 s tasks run

@@ -67,7 +67,11 @@ CASES = [
     ("bad retries", lambda: wb.run(square, [1], retries=-1), wb.InputError,
      ["retries must be a whole number >= 0"]),
     ("bad timeout", lambda: wb.run(square, [1], timeout=0), wb.InputError,
-     ["timeout must be a number of seconds > 0, or None"]),
+     ["timeout must be a number of seconds > 0 (finite), or None"]),
+    ("endless timeout", lambda: wb.run(square, [1], timeout=float("inf")), wb.InputError,
+     ["timeout must be a number of seconds > 0 (finite), or None"]),
+    ("a DataFrame as items", lambda: wb.run(square, __import__("pandas").DataFrame({"a": [1]})),
+     wb.InputError, ["items is a pandas DataFrame", "df.itertuples(index=False)"]),
     ("bad seed", lambda: wb.run(square, [1], seed="x"), wb.InputError,
      ["seed must be a whole number >= 0 or None"]),
     ("address on a local backend", lambda: wb.run(square, [1], address="tcp://h:1"),
@@ -138,6 +142,67 @@ def test_address_nobody_answers_fails_fast_and_keeps_the_warm_backend(backend):
     message = str(info.value)
     assert "\n" not in message and "127.0.0.1:9" in message and "start" in message
     assert backends.live()[backend] is warm
+
+
+@pytest.fixture
+def chatty_server():
+    """A TCP service that is neither Dask nor Ray: it greets every connection with a line."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.sendall(b"220 mail.example ESMTP ready\r\n")
+                time.sleep(0.3)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join(5)
+    server.close()
+
+
+def _dask_dashboard() -> str:
+    wb.run(square, [1], backend="dask", workers=2, view="none")
+    link = backends.live()["dask"].dashboard
+    return link.split("://")[1].split("/")[0]
+
+
+def _dask_scheduler() -> str:
+    wb.run(square, [1], backend="dask", workers=2, view="none")
+    return backends.live()["dask"]._client.scheduler.address
+
+
+@pytest.mark.parametrize("backend, where, words", [
+    ("dask", "dashboard", "an HTTP server answered there"),
+    ("dask", "chatty", "a service that said '220 mail.example ESMTP ready"),
+    ("dask", "http", "is a web address, not a Dask scheduler's"),
+    ("ray", "chatty", "a service that said '220 mail.example ESMTP ready"),
+    ("ray", "dask", "a Dask scheduler answered there"),
+    ("ray", "http", "is a web address, not a Ray head's"),
+])
+def test_an_address_where_something_else_answers_is_named_in_one_line(
+        backend, where, words, chatty_server):
+    address = {"dashboard": _dask_dashboard, "dask": _dask_scheduler,
+               "chatty": lambda: chatty_server, "http": lambda: "http://127.0.0.1:8787"}[where]()
+    before = dict(backends.live())
+    began = time.monotonic()
+    with pytest.raises(wb.BackendError) as info:
+        wb.run(square, [1], backend=backend, address=address, view="none")
+    assert time.monotonic() - began < 15, "the promise: an answer within 15 s"
+    message = str(info.value)
+    assert "\n" not in message and address in message and words in message, message
+    assert dict(backends.live()) == before, "the warm backends are kept"
 
 
 @pytest.mark.parametrize("backend, extra", [("dask", "dask"), ("ray", "ray")])

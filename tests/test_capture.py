@@ -84,3 +84,65 @@ def test_print_outside_a_task_still_reaches_the_console(capsys):
     run(lambda x: print("inside", x), [1], "serial")
     print("outside")
     assert capsys.readouterr().out == "outside\n"
+
+
+def dots(n):
+    for _ in range(n):
+        print(".", end="")
+    return n
+
+
+def test_capture_is_linear_in_the_output(backend):
+    """A task printing n dots one by one: four times the dots take about four times as long
+    (a copy of the whole output per write made it 16 times: 45 s for a million)."""
+    def took(n):
+        began = time.perf_counter()
+        r = run(dots, [n], backend)
+        assert r.results == [n] and len(r.logs[0]) == n
+        return time.perf_counter() - began
+
+    took(20_000)  # warm
+    small, large = min(took(50_000) for _ in range(2)), min(took(200_000) for _ in range(2))
+    assert large / small < 8, f"50,000 dots {small:.3f} s, 200,000 dots {large:.3f} s"
+
+
+def uses_the_real_stream(x):
+    import faulthandler
+    import subprocess
+
+    sys.stdout.buffer.write("bytes é\n".encode())
+    faulthandler.enable()  # needs a file descriptor
+    subprocess.run([sys.executable, "-c", "pass"], stdout=sys.stdout, check=True)
+    return sys.stdout.encoding, sys.stderr.errors, sys.stdout.fileno() >= 0
+
+
+def test_a_tasks_streams_have_encoding_fileno_and_buffer(backend):
+    r = run(uses_the_real_stream, [1], backend)
+    assert r.errors == [] and r.results[0][0] and r.results[0][1] and r.results[0][2]
+    assert r.logs[0] == "bytes é\n"
+
+
+def test_serial_task_logs_stay_in_the_record_not_on_the_users_console():
+    import logging
+
+    seen: list[str] = []
+    handler = logging.Handler(level=logging.NOTSET)
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    try:
+        def chatty(x):
+            logging.getLogger("etl").info("info %s", x)
+            logging.getLogger("etl").warning("warn %s", x)
+            return x
+
+        r = run(chatty, [1], "serial")
+        logging.getLogger("etl").info("after the run: below WARNING")
+        logging.getLogger("etl").warning("after the run: shown")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    assert r.logs[0] == "INFO:etl:info 1\nWARNING:etl:warn 1\n"
+    assert seen == ["after the run: shown"], seen

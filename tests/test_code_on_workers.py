@@ -11,7 +11,8 @@ import textwrap
 import uuid
 
 import pytest
-from IPython.testing.globalipapp import get_ipython, start_ipython
+from IPython import get_ipython
+from IPython.testing.globalipapp import start_ipython
 
 import workbench as wb
 from conftest import WORKERS, run

@@ -119,3 +119,96 @@ def test_rerun_failed_checks_its_settings_as_run_does():
 def test_logs_count_from_the_end_like_a_list():
     r = run(print, ["a", "b"], "serial")
     assert r.logs[-1] == "b\n" and r.logs[-2] == "a\n"
+
+
+def test_stop_on_serial_is_heard_between_tasks_not_only_between_chunks():
+    def stop_at_once(event):
+        if type(event).__name__ == "TasksFinished":
+            event.run.cancel()
+
+    began = time.monotonic()
+    r = run(time.sleep, [0.1] * 50, "serial", chunksize=50, observers=[stop_at_once])
+    assert r.state == "cancelled" and r.counts["ok"] < 10, r.counts
+    assert r.counts["ok"] + r.counts["cancelled"] == 50 and time.monotonic() - began < 3
+
+
+def test_no_items_start_no_backend():
+    from workbench import backends
+
+    before = dict(backends.live())
+    r = wb.run(abs, [], backend="ray", view="none")
+    assert r.results == [] and r.state == "finished" and backends.live() == before
+    r.raise_for_errors()
+
+
+def test_compare_gives_address_to_the_backends_it_fits():
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:
+        cmp = wb.compare(abs, [-1, -2, 3], backends=["serial", "dask"],
+                         address=cluster.scheduler_address, view="none")
+        assert cmp["serial"].results == cmp["dask"].results == [1, 2, 3] and cmp.all_same
+    wb.shutdown("dask")  # it was connected to that cluster
+
+
+def test_a_run_pickles_with_its_records():
+    import pickle
+
+    r = run(double_or_fail, range(4), "process_map")
+    again = pickle.loads(pickle.dumps(r))
+    assert again.results[:2] == [0, 2] and again.counts == r.counts
+    assert again.task(3).error.type == "ValueError" and again.logs[3] == "three\n"
+    assert again.rerun_failed().counts["error"] == 1  # the same function, run again
+
+
+def double_or_fail(x):
+    if x == 3:
+        print("three")
+        raise ValueError("three")
+    return 2 * x
+
+
+def die_on_five_and_count(arg):
+    import os
+
+    x, folder = arg
+    with open(os.path.join(folder, f"ran-{x}"), "a") as f:  # one line per execution
+        f.write("x\n")
+    if x == 5:
+        os._exit(1)
+    return x
+
+
+def test_no_task_runs_twice_unseen_when_its_worker_dies(parallel_backend, tmp_path):
+    r = run(die_on_five_and_count, [(x, str(tmp_path)) for x in range(10)], parallel_backend,
+            chunksize=10)
+    assert r.task(5).status == "lost" and [t.status for t in r.tasks].count("ok") == 9
+    for x in range(10):
+        path = tmp_path / f"ran-{x}"
+        runs = len(path.read_text().splitlines()) if path.exists() else 0
+        seen = 1 + sum(1 for h in r.history if h.index == x)
+        assert runs <= seen and r.task(x).attempt == seen, (x, runs, seen, r.history)
+
+
+def interrupt_on_two(x):
+    if x == 2:
+        raise KeyboardInterrupt("the task's own")
+    return x
+
+
+def test_a_task_that_raises_keyboardinterrupt_is_its_error_on_every_backend(backend):
+    r = run(interrupt_on_two, range(5), backend)
+    assert r.state == "finished" and r.counts["ok"] == 4, r.counts
+    assert r.task(2).error.type == "KeyboardInterrupt"
+
+
+def test_config_is_seen_by_threads_started_inside_the_block():
+    from concurrent.futures import ThreadPoolExecutor
+
+    with wb.config(backend="process_map", workers=WORKERS, view="none"):
+        with ThreadPoolExecutor(2) as pool:
+            runs = list(pool.map(lambda xs: wb.run(abs, xs), [[-1], [-2]]))
+    assert [r.backend for r in runs] == ["process_map"] * 2
+    assert [r.results for r in runs] == [[1], [2]]
+    assert wb.run(abs, [-3], view="none").backend == "serial", "the block is over"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.testing.globalipapp import get_ipython, start_ipython
+from IPython import get_ipython
+from IPython.testing.globalipapp import start_ipython
 
 import workbench as wb
 from conftest import WORKERS
@@ -140,3 +141,17 @@ def test_over_keeps_the_quotes_inside_its_expression(ip):
     ip.run_cell_magic("parallel", """--over "'a b c'.split()" --view none""",
                       "def twice(x):\n    return x * 2\n")
     assert ip.user_ns["_parallel"].results == ["aa", "bb", "cc"]
+
+
+def test_address_goes_to_the_backends_it_fits_in_a_comparison(ip):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:
+        ip.run_cell_magic("parallel", f"--over shops --backend serial,dask --view none "
+                                      f"--address {cluster.scheduler_address}",
+                          "def twice(x):\n    return x * 2\n")
+        cmp = ip.user_ns["_parallel"]
+        assert isinstance(cmp, wb.Comparison) and cmp.all_same
+        assert cmp["dask"].results == [2 * s for s in range(12)]
+    wb.shutdown("dask")

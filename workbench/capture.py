@@ -54,6 +54,22 @@ class TaskTimeout(TimeoutError):
     """Raised inside a task that runs longer than the run's ``timeout``."""
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or "Interrupt kernel") heard while a task ran in the caller's own process: it
+    stops the run. A ``KeyboardInterrupt`` the task's code raises itself is that task's error,
+    as on every other backend."""
+
+
+def _stops_the_run(exc: KeyboardInterrupt) -> bool:
+    if isinstance(exc, RunInterrupted):
+        return True
+    if threading.current_thread() is not threading.main_thread():
+        return False  # Ctrl-C is delivered to the main thread only: the task raised it
+    # Without workbench's SIGINT handler (someone else's is installed) the two cannot be
+    # told apart: let it stop the run, as a Ctrl-C must.
+    return not getattr(signal.getsignal(signal.SIGINT), "workbench_guard", False)
+
+
 @contextlib.contextmanager
 def deadline(seconds: float | None, index: int) -> Iterator[None]:
     """Raise :class:`TaskTimeout` in the running task after ``seconds``.
@@ -133,7 +149,9 @@ class TaskContext:
         self.index = index
         self.attempt = attempt
         self.seed = seed
-        self.output: list[tuple[str, str]] = []
+        # what it wrote: runs of one stream, each a list of pieces joined once at the end
+        # (adding to one string would copy it on every write: quadratic in the output)
+        self.output: list[tuple[str, list[str]]] = []
         self.logs: list[tuple[str, str, str, float]] = []
         self.warnings: list[tuple[str, str, str, int]] = []
         self._size = 0
@@ -141,31 +159,32 @@ class TaskContext:
         self._dropped = 0
 
     def write(self, stream: str, text: str) -> None:
-        room = self._limit - self._size
-        if len(text) > room:
-            self._dropped += len(text) - max(room, 0)
-            text = text[: max(room, 0)]
+        size = self._size + len(text)
+        if size > self._limit:
+            room = max(self._limit - self._size, 0)
+            self._dropped += len(text) - room
+            text, size = text[:room], self._size + room
         if not text:
             return
-        self._size += len(text)
+        self._size = size
         out = self.output
-        if out and out[-1][0] == stream:  # coalesce consecutive writes to one stream
-            out[-1] = (stream, out[-1][1] + text)
+        if out and out[-1][0] is stream:  # consecutive writes to one stream make one run
+            out[-1][1].append(text)
         else:
-            out.append((stream, text))
+            out.append((stream, [text]))
 
     def finish_output(self) -> tuple[tuple[str, str], ...]:
         if self._dropped:
-            self.output.append(
-                ("stderr", f"\n[workbench: output truncated, {self._dropped} more characters "
-                           f"dropped (limit {self._limit})]\n"))
-        return tuple(self.output)
+            self.output.append(("stderr", [f"\n[workbench: output truncated, {self._dropped} "
+                                           f"more characters dropped (limit {self._limit})]\n"]))
+        return tuple((stream, "".join(pieces)) for stream, pieces in self.output)
 
     def __repr__(self) -> str:
         return f"<TaskContext index={self.index} attempt={self.attempt}>"
 
 
 _current: ContextVar[TaskContext | None] = ContextVar("workbench_task", default=None)
+_get_current = _current.get
 
 
 def current_task() -> TaskContext | None:
@@ -182,13 +201,22 @@ class _TaskStream(io.TextIOBase):
         self._original = original
 
     def write(self, text: str) -> int:
-        ctx = _current.get()
+        ctx = _get_current()
         if ctx is None:
             return self._original.write(text)
-        if not isinstance(text, str):
+        if type(text) is not str and not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        ctx.write(self._name, text)
-        return len(text)
+        n = len(text)
+        if n and ctx._size + n <= ctx._limit:  # TaskContext.write's common case, inlined:
+            ctx._size += n                      # a chatty task calls this for every print
+            out = ctx.output
+            if out and out[-1][0] is self._name:
+                out[-1][1].append(text)
+            else:
+                out.append((self._name, [text]))
+        elif n:
+            ctx.write(self._name, text)
+        return n
 
     def flush(self) -> None:
         if _current.get() is None:
@@ -200,8 +228,47 @@ class _TaskStream(io.TextIOBase):
     def writable(self) -> bool:
         return True
 
-    def __getattr__(self, name: str) -> Any:  # encoding, errors, fileno, buffer, ...
+    @property
+    def encoding(self) -> str:  # io.TextIOBase says None: code that encodes for us breaks
+        return getattr(self._original, "encoding", None) or "utf-8"
+
+    @property
+    def errors(self) -> str:
+        return getattr(self._original, "errors", None) or "strict"
+
+    @property
+    def buffer(self) -> "_TaskBuffer":
+        """Bytes written here are decoded into the task's output too."""
+        return _TaskBuffer(self)
+
+    def fileno(self) -> int:
+        """The real stream's descriptor, for code that needs one (``subprocess.run(...,
+        stdout=sys.stdout)``, ``faulthandler``): what is written to it by descriptor goes to
+        the worker's own stream, not into the task's record."""
+        return self._original.fileno()
+
+    def __getattr__(self, name: str) -> Any:  # line_buffering, newlines, ...
         return getattr(self._original, name)
+
+
+class _TaskBuffer(io.RawIOBase):
+    """``sys.stdout.buffer`` inside a task."""
+
+    def __init__(self, stream: _TaskStream):
+        self._stream = stream
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if _current.get() is None:
+            return self._stream._original.buffer.write(data)
+        view = memoryview(data)
+        self._stream.write(bytes(view).decode(self._stream.encoding, "replace"))
+        return view.nbytes
+
+    def flush(self) -> None:
+        self._stream.flush()
 
 
 class _TaskLogHandler(logging.Handler):
@@ -221,6 +288,29 @@ class _TaskLogHandler(logging.Handler):
         ctx.write("log", f"{record.levelname}:{record.name}:{message}\n")
 
 
+class _KeepToThemselves(logging.Filter):
+    """Put on the root handlers that were there before capture (the user's console, a
+    worker's log): a task's log records belong to its record only, as its prints do, and
+    what the root level lowered for capture lets through, but the user's level would not,
+    is dropped (so a serial run does not show INFO lines to a user who chose WARNING)."""
+
+    def __init__(self, level: int):
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _get_current() is not None:
+            return False
+        if record.levelno >= self.level:
+            return True
+        logger = logging.Logger.manager.loggerDict.get(record.name)
+        while isinstance(logger, logging.Logger) and logger.parent is not None:
+            if logger.level:  # a level of its own let the record through, not ours
+                return True
+            logger = logger.parent
+        return False
+
+
 class _Capture:
     """Process-wide hooks, installed once per worker process (and for a run in the caller)."""
 
@@ -229,6 +319,7 @@ class _Capture:
         self._users = 0
         self._saved: tuple[Any, ...] = ()
         self._handler = _TaskLogHandler(level=logging.NOTSET)
+        self._quiet: _KeepToThemselves | None = None
 
     def install(self, level: int = logging.INFO) -> None:
         with self._lock:
@@ -240,6 +331,9 @@ class _Capture:
             sys.stdout = _TaskStream("stdout", sys.stdout)
             sys.stderr = _TaskStream("stderr", sys.stderr)
             warnings.showwarning = _show_warning
+            self._quiet = _KeepToThemselves(root.level)
+            for handler in root.handlers:
+                handler.addFilter(self._quiet)
             root.addHandler(self._handler)
             if root.level > level or root.level == logging.NOTSET:
                 root.setLevel(level)
@@ -260,6 +354,8 @@ class _Capture:
             root = logging.getLogger()
             root.removeHandler(self._handler)
             root.setLevel(level)
+            for handler in root.handlers:
+                handler.removeFilter(self._quiet)
             self._saved = ()
 
 
@@ -447,7 +543,7 @@ def run_task(fn: Callable[..., Any], index: int, attempt: int, item: Any,
             with deadline(options.timeout, index):
                 value = fn(*item) if options.star else fn(item)
     except BaseException as exc:  # noqa: BLE001 - every failure becomes data
-        if isinstance(exc, KeyboardInterrupt) and not options.encode:
+        if isinstance(exc, KeyboardInterrupt) and not options.encode and _stops_the_run(exc):
             raise  # in the caller's own process, Ctrl-C must stop the run
         if type(exc) is TaskTimeout and not exc.args:  # set asynchronously: say what it is
             exc = TaskTimeout(f"task {index} ran longer than the timeout of "

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 from . import backends as _backends
-from .engine import run as run_one
+from .engine import ADDRESSED, execute, prepare
 from .errors import InputError
 from .plan import materialize
 from .records import Failed
@@ -247,9 +247,12 @@ def compare(fn: Callable[..., Any], items: Iterable[Any],
 
         settings["seed"] = int(np.random.SeedSequence().entropy)
     data = materialize(items)  # a generator must feed every backend the same items
+    # every backend's settings are checked before any runs; address= is for those it fits
+    prepared = {name: prepare(fn, data, backend=name, **(
+        settings if name in ADDRESSED else {**settings, "address": None})) for name in ordered}
     runs = {}
     for name in ordered:
-        runs[name] = run_one(fn, data, backend=name, **settings)
+        runs[name] = execute(*prepared[name])
         if runs[name].state == "cancelled":  # Stop means stop, not "next backend"
             break
     return Comparison(runs, "serial")

@@ -1,6 +1,10 @@
 """Defaults for :func:`workbench.run` and scoped overrides (``with workbench.config(...)``).
 
 Precedence: an explicit argument > the innermost ``config`` block > the built-in default.
+
+A block is scoped by a :class:`~contextvars.ContextVar` (two threads with blocks of their own
+do not see each other's), and a thread with no block of its own (one the user started inside
+a block, a thread pool's) sees the most recent block still open in the process.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _scoped: ContextVar[dict[str, Any]] = ContextVar("workbench_config", default={})
+#: The blocks open now, in every thread, oldest first (what a thread without one sees).
+_open: list[dict[str, Any]] = []
 
 
 @contextlib.contextmanager
@@ -42,15 +48,22 @@ def config(**settings: Any) -> Iterator[None]:
 
         raise InputError(f"unknown setting {', '.join(map(repr, unknown))}: "
                          f"choose from {', '.join(DEFAULTS)}")
-    token = _scoped.set({**_scoped.get(), **settings})
+    merged = {**_scoped.get(), **settings}
+    token = _scoped.set(merged)
+    _open.append(merged)
     try:
         yield
     finally:
         _scoped.reset(token)
+        for i in range(len(_open) - 1, -1, -1):  # this very block (by identity)
+            if _open[i] is merged:
+                del _open[i]
+                break
 
 
 def resolve(name: str, given: Any) -> Any:
     """The value of setting ``name`` for one call."""
     if given is not NOT_GIVEN:
         return given
-    return _scoped.get().get(name, DEFAULTS[name])
+    scoped = _scoped.get() or (_open[-1] if _open else {})
+    return scoped.get(name, DEFAULTS[name])

@@ -25,6 +25,8 @@ from .plan import Planner, check_chunksize, check_workers, materialize, whole
 from .records import CANCELLED, ERROR, LOST, TaskError, TaskRecord
 from .run import Run, RunSpec
 
+#: The backends that can connect to a cluster by ``address=``.
+ADDRESSED = ("dask", "ray")
 #: Longest the loop waits for news before checking for a cancel request.
 POLL_INTERVAL = 0.1
 #: Longest a cancelled run waits for its running chunks to report.
@@ -77,6 +79,22 @@ def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVE
     >>> run.results
     ['A', 'B']
     """
+    return execute(*prepare(
+        fn, items, backend=backend, workers=workers, chunksize=chunksize, star=star,
+        shared=shared, seed=seed, retries=retries, timeout=timeout, address=address,
+        backend_options=backend_options, view=view, observers=observers))
+
+
+def prepare(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVEN,
+            workers: int | None = NOT_GIVEN, chunksize: int | str = NOT_GIVEN,
+            star: bool = False, shared: dict[str, Any] | None = None,
+            seed: int | None = NOT_GIVEN, retries: int = NOT_GIVEN,
+            timeout: float | None = NOT_GIVEN, address: str | None = NOT_GIVEN,
+            backend_options: dict[str, Any] | None = NOT_GIVEN, view: Any = NOT_GIVEN,
+            observers: Sequence[Observer] = ()
+            ) -> tuple[Callable[..., Any], dict[int, Any], dict[str, Any]]:
+    """The checks of :func:`run`, nothing started: ``(fn, items by index, settings)`` for
+    :func:`execute`, or an :class:`InputError` that says what is wrong."""
     if not callable(fn):
         raise InputError(f"fn must be a function, got {type(fn).__name__} {fn!r:.40}: "
                          "pass the function itself, e.g. run(process, items)")
@@ -99,7 +117,7 @@ def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVE
     }
     _check_settings(settings)
     backends.backend_class(settings["backend"])  # unknown or missing backend: fail before work
-    return execute(fn, dict(enumerate(materialize(items))), settings)
+    return fn, dict(enumerate(materialize(items))), settings
 
 
 def _check_shared(shared: Any) -> dict[str, Any]:
@@ -163,7 +181,7 @@ def _check_settings(settings: dict[str, Any]) -> None:
     elif isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError(f"seed must be a whole number >= 0 or None, got {seed!r}")
     address = settings["address"]
-    if address is not None and settings["backend"] not in ("dask", "ray"):
+    if address is not None and settings["backend"] not in ADDRESSED:
         raise InputError(f"address= is for the dask and ray backends, not "
                          f"{settings['backend']!r}: add backend='dask' or backend='ray'")
     if not isinstance(settings["backend_options"], dict):
@@ -205,6 +223,11 @@ def execute(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, A
     observers = [o for o in (make_view(settings["view"]), *settings["observers"]) if o]
     notify = _Notifier(observers)
     notify(RunStarted(run))
+    if not items:  # nothing to run: no backend to start (a cold Ray costs seconds)
+        run.state = "finished"
+        notify(BackendReady(run))
+        notify(RunFinished(run))
+        return run
     with contextlib.ExitStack() as held:
         try:  # waits its turn if another thread runs on the same backend
             backend, run.startup_time = held.enter_context(backends.use(spec, run))
@@ -258,11 +281,13 @@ class _SigintGuard:
         return self
 
     def _handler(self, signum: int, frame: Any) -> None:
-        from .capture import current_task
+        from .capture import RunInterrupted, current_task
 
         again, self.heard = self.heard, True
         if again or current_task() is not None:
-            raise KeyboardInterrupt
+            raise RunInterrupted
+
+    _handler.workbench_guard = True  # type: ignore[attr-defined]  # (see capture)
 
     def __exit__(self, *exc: Any) -> None:
         if self._previous is not None:
@@ -307,7 +332,7 @@ class _Loop:
         # chunk id -> (index, attempt) of the records a streaming chunk has sent so far
         self.reported: dict[int, set[tuple[int, int]]] = {}
         self.reported_count = 0
-        self.isolated: set[tuple[int, int]] = set()  # tasks re-sent alone after a death
+        self.isolated: set[tuple[int, int]] = set()  # (index, attempt) re-sent alone
         self.alone_in_flight: set[int] = set()
         self._stopping = False
         backend.prepare(key, function)
@@ -420,11 +445,16 @@ class _Loop:
                     continue
                 # Which task killed the worker? Unless it ran alone on a backend that
                 # knows what was running, run each again alone: the culprit dies again.
+                # Each may have run already (its record died with the worker): the new run
+                # is its next attempt, and the first stays in the run's history.
                 suspects = [t for t in missing if t not in self.isolated]
                 if len(tasks) > 1 or outcome.started is None:
                     if suspects:
-                        self.isolated.update(suspects)
-                        self.planner.resend(suspects, alone=True)
+                        again = [(i, a + 1) for i, a in suspects]
+                        self.isolated.update(again)
+                        self.planner.resend(again, alone=True)
+                        self._record(self._missing(suspects, outcome.lost, submitted,
+                                                   isolating=True))
                     missing = [t for t in missing if t not in suspects]
             finished += self._missing(missing, outcome.lost, submitted)
         self._count_running()
@@ -432,9 +462,16 @@ class _Loop:
         return finished
 
     def _missing(self, tasks: list[tuple[int, int]], lost: str | None,
-                 submitted: float) -> list[TaskRecord]:
-        """Records for the tasks of a finished chunk that never reported."""
+                 submitted: float, isolating: bool = False) -> list[TaskRecord]:
+        """Records for the tasks of a finished chunk that never reported (``isolating``:
+        that are run again alone to find which of them killed the worker)."""
         now = time.time()
+        if isolating:
+            message = (f"{lost}; it was in the chunk that was running, so it may have run: "
+                       "run again alone to find the task that killed the worker")
+            return [TaskRecord(index=i, status=LOST, attempt=a, submitted=submitted,
+                               received=now, error=TaskError("WorkerLost", message, ""))
+                    for i, a in tasks]
         if self.run.cancel_requested or self._stopping:
             status, error = CANCELLED, TaskError("Cancelled", "the run was stopped", "")
         elif lost is not None and lost.startswith("timeout: "):  # its worker was killed
@@ -449,6 +486,11 @@ class _Loop:
         return [TaskRecord(index=i, status=status, error=error, attempt=a,
                            submitted=submitted, received=now) for i, a in tasks]
 
+    def _record(self, records: list[TaskRecord]) -> None:
+        """Keep records and tell the observers (no retries decided here)."""
+        self.run.collect_many(records)
+        self.notify(TasksFinished(self.run, tuple(records)))
+
     def _finish(self, records: list[TaskRecord]) -> None:
         if not records:
             return
@@ -459,8 +501,7 @@ class _Loop:
                         and record.error is not None
                         and record.error.type not in ("UnpicklableItem",)):
                     self.planner.requeue(record.index, record.attempt + 1)
-        self.run.collect_many(records)
-        self.notify(TasksFinished(self.run, tuple(records)))
+        self._record(records)
 
     # ----------------------------------------------------------------- stopping
     def _stop(self) -> None:

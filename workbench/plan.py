@@ -23,6 +23,11 @@ def materialize(items: Iterable[Any]) -> list[Any]:
             f"[{items[:20]!r}], or list(...) of it to map over its characters")
     if isinstance(items, dict):
         return list(items)  # its keys, as iterating a dict gives
+    if type(items).__name__ == "DataFrame" and hasattr(items, "itertuples"):
+        raise InputError(
+            f"items is a {type(items).__module__.split('.')[0]} DataFrame, which iterates over "
+            "its column names: pass its rows as df.itertuples(index=False) or "
+            "df.to_dict('records'), one column as df['name'], or list(df.columns) for the names")
     if isinstance(items, _ENDLESS) and operator.length_hint(items, -1) < 0:
         raise InputError(f"items is an endless {type(items).__name__}: give a finite iterable, "
                          "for example itertools.islice(items, 1000)")

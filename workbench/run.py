@@ -119,6 +119,22 @@ class Run:
             known[index] = record
             counts[record.status] += 1
 
+    # ----------------------------------------------------------------- pickling
+    def __getstate__(self) -> dict[str, Any]:
+        """A Run pickles with its records and what ran; not with its live parts (the views and
+        observers it told, its cancel flag)."""
+        state = self.__dict__.copy()
+        settings = {k: v for k, v in self.spec.settings.items() if k not in ("view", "observers")}
+        state["spec"] = RunSpec(self.spec.fn, self.spec.items,
+                                {**settings, "view": "none", "observers": ()})
+        del state["_cancel"], state["logs"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._cancel = threading.Event()
+        self.logs = Logs(self)
+
     # ----------------------------------------------------------------- control
     def cancel(self) -> None:
         """Ask the run to stop: queued tasks become ``cancelled``, running ones are stopped,
@@ -267,6 +283,7 @@ class Run:
         if self.state not in ("starting", "running"):
             sp = self.speedup
             timing = f", wall {self.wall_time:.3g} s" + (f", speed-up {sp:.2f}x" if sp else "")
-        workers = f"{self.workers} worker{'' if self.workers == 1 else 's'}"
+        workers = ("no workers started" if self.workers is None
+                   else f"{self.workers} worker{'' if self.workers == 1 else 's'}")
         return (f"<Run {self.fn_name} on {self.backend} ({workers}), "
                 f"{self.state}: {self.counts_text()}{timing}>")

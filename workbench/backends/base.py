@@ -15,28 +15,6 @@ from typing import Any, ClassVar
 from ..capture import TaskOptions
 
 
-def check_reachable(address: str, what: str, hint: str, timeout: float = 5.0) -> None:
-    """Fail within ``timeout`` seconds when nothing listens at ``address`` (``host:port``,
-    optionally with a ``scheme://``): the backends' own clients retry for a minute or more."""
-    import socket
-    from urllib.parse import urlsplit
-
-    from ..errors import BackendError
-
-    parts = urlsplit(address if "://" in address else f"tcp://{address}")
-    try:
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        host, port = None, None
-    if not host or not port:
-        return  # "auto", a file path, ...: let the backend's client decide
-    try:
-        socket.create_connection((host, port), timeout=timeout).close()
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise BackendError(f"no {what} answered at {address} ({reason}): {hint}") from None
-
-
 #: Seconds :meth:`Backend.watched_processes` keeps its list of processes.
 WATCH_REFRESH = 5.0
 

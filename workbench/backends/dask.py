@@ -22,13 +22,15 @@ from typing import Any
 from .. import capture
 from ..errors import BackendError
 from ..payload import as_array, function_size, raw_view
-from .base import Backend, Chunk, Outcome, check_reachable
+from . import addresses
+from .base import Backend, Chunk, Outcome
 
 #: Seconds to wait for an existing scheduler given by ``address=``.
 CONNECT_TIMEOUT = 10.0
 #: Functions pickled larger than this are broadcast once instead of sent with every chunk.
 BROADCAST_BYTES = 1 << 20
-_HINT = "start one with `dask scheduler` and `dask worker ADDRESS`, or check the address"
+_HINT = ("start one with `dask scheduler`, which prints its address (tcp://HOST:8786 by "
+         "default; the dashboard's HTTP port is not it), or check the address")
 
 
 def _run_chunk(key, blob, tasks, items, options):  # noqa: ANN001 - runs on a Dask worker
@@ -70,7 +72,8 @@ class DaskBackend(Backend):
 
     def preflight(self) -> None:
         if self.spec.address is not None:
-            check_reachable(self.spec.address, "Dask scheduler", _HINT)
+            addresses.check(self.spec.address, addresses.DASK, "Dask scheduler", _HINT,
+                            probe_schemes=("tcp",))
 
     def start(self) -> None:
         import dask

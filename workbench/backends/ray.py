@@ -23,7 +23,8 @@ from typing import Any, Iterator
 from .. import capture
 from ..errors import BackendError
 from ..payload import as_array, function_size
-from .base import Backend, Chunk, Outcome, check_reachable
+from . import addresses
+from .base import Backend, Chunk, Outcome
 
 
 #: Functions (with their shared objects) kept in the object store for later runs, and bytes.
@@ -60,8 +61,9 @@ class RayBackend(Backend):
 
     def preflight(self) -> None:
         if self.spec.address is not None:
-            check_reachable(self.spec.address, "Ray cluster",
-                            "start a head with `ray start --head`, or check the address")
+            addresses.check(self.spec.address, addresses.GRPC, "Ray head",
+                            "start one with `ray start --head`, which prints its address "
+                            "(HOST:6379), or check the address", probe_schemes=("tcp", "ray"))
 
     def start(self) -> None:
         import ray

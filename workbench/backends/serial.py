@@ -4,6 +4,7 @@ the parallel backends. The reference every other backend is compared against."""
 from __future__ import annotations
 
 import os
+import time
 from collections import deque
 from typing import Any, Callable
 
@@ -21,6 +22,7 @@ class SerialBackend(Backend):
         super().__init__(spec)
         self._functions: dict[bytes, Callable[..., Any]] = {}
         self._queue: deque[Chunk] = deque()
+        self._positions: dict[int, int] = {}  # chunk id -> tasks of it run so far
         self._reported: list[Outcome] = []
 
     @property
@@ -37,27 +39,35 @@ class SerialBackend(Backend):
         self._queue.append(chunk)
 
     def poll(self, timeout: float) -> list[Outcome]:
-        """Run the next chunk here and now. Records are kept item by item, so a Ctrl-C in the
-        middle of a chunk loses nothing that finished: the next poll reports it."""
+        """Run tasks of the next chunk here and now, for about ``timeout`` seconds (at least
+        one task), so that the run loop sees a Stop between tasks, not only between chunks.
+        Records are kept task by task, so a Ctrl-C in the middle of a task loses nothing that
+        finished: the next poll reports it."""
         if self._reported or not self._queue:
             out, self._reported = self._reported, []
             return out
-        chunk = self._queue.popleft()
-        reported = self._reported
-
-        def emit(batch: tuple) -> None:
-            reported.append(Outcome(chunk.id, batch, done=False))
-
+        chunk = self._queue[0]
+        position = self._positions.get(chunk.id, 0)
+        deadline = time.monotonic() + timeout
         capture.install_capture(chunk.options.capture_level)
         try:
             fn = self._functions[chunk.key]
             pid = os.getpid()
-            for (index, attempt), item in zip(chunk.tasks, chunk.items):
+            while position < len(chunk.tasks):
+                (index, attempt), item = chunk.tasks[position], chunk.items[position]
                 raw = capture.run_task(fn, index, attempt, item, chunk.options)
-                emit(("main", pid, capture.HOST, [raw]))
+                position += 1
+                self._positions[chunk.id] = position
+                self._reported.append(Outcome(chunk.id, ("main", pid, capture.HOST, [raw]),
+                                              done=False))
+                if time.monotonic() > deadline:
+                    break
         finally:
             capture.uninstall_capture()
-        reported.append(Outcome(chunk.id, None, done=True))
+        if position == len(chunk.tasks):
+            self._queue.popleft()
+            del self._positions[chunk.id]
+            self._reported.append(Outcome(chunk.id, None, done=True))
         out, self._reported = self._reported, []
         return out
 
@@ -65,9 +75,12 @@ class SerialBackend(Backend):
         """Nothing runs between polls here: every chunk asked for is over at once."""
         ids = set(chunk_ids)
         self._queue = deque(c for c in self._queue if c.id not in ids)
+        for chunk_id in ids:
+            self._positions.pop(chunk_id, None)
         self._reported += [Outcome(chunk_id, None, done=True) for chunk_id in chunk_ids]
 
     def shutdown(self) -> None:
         self._queue.clear()
+        self._positions.clear()
         self._functions.clear()
         self._started = False
