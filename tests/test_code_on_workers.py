@@ -135,3 +135,20 @@ def test_the_stdlib_and_installed_packages_still_travel_by_reference(make_module
     assert mine.__name__ in found and __name__ in found  # this test module is local too
     assert not found & {"json", "numpy", "workbench"}
     assert not any(is_local(m) for m in (json, numpy, wb, pytest))
+
+
+def test_items_and_results_of_a_local_class_are_the_class_the_function_knows(
+        parallel_backend, make_module):
+    module, _ = make_module("""
+        class Shop:
+            def __init__(self, n):
+                self.n = n
+
+        def grow(shop):
+            assert isinstance(shop, Shop), type(shop)
+            return Shop(shop.n * 2)
+    """)
+    r = run(module.grow, [module.Shop(1), module.Shop(2)], parallel_backend)
+    assert r.errors == []
+    assert [type(v) is module.Shop for v in r.results] == [True, True]
+    assert [v.n for v in r.results] == [2, 4]

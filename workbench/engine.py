@@ -20,7 +20,8 @@ from .capture import TaskOptions
 from .config import NOT_GIVEN, resolve
 from .errors import InputError, Interrupted
 from .events import BackendReady, Observer, RunFinished, RunStarted, TasksFinished
-from .payload import decode_chunk, encode_function, encode_items, function_name, unpicklable_item_record
+from .payload import (Encoded, decode_chunk, encode_function, encode_items, function_name,
+                      unpicklable_item_record)
 from .plan import Planner, check_chunksize, check_workers, materialize, whole
 from .records import CANCELLED, ERROR, LOST, TaskError, TaskRecord
 from .run import Run, RunSpec
@@ -212,7 +213,7 @@ def execute(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, A
     global _last_run
     name = settings["backend"]
     cls = backends.backend_class(name)
-    key, function, files = (b"local", fn, {}) if cls.local else encode_function(fn)
+    encoded = Encoded(b"local", fn, {}, []) if cls.local else encode_function(fn)
     spec = backends.BackendSpec(name, settings["workers"], settings["address"],
                                 tuple(sorted(settings["backend_options"].items())))
     run = Run(RunSpec(fn, items, settings), function_name(fn), name, settings["workers"],
@@ -239,7 +240,7 @@ def execute(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, A
         run.dashboard = backend.dashboard
         run.state = "running"
         notify(BackendReady(run))
-        _Loop(run, backend, key, function, files, items, settings, notify).go()
+        _Loop(run, backend, encoded, items, settings, notify).go()
     return run
 
 
@@ -316,11 +317,12 @@ class _Notifier:
 class _Loop:
     """One run's dispatch loop. Keeps chunks in flight, collects records, retries, cancels."""
 
-    def __init__(self, run: Run, backend: backends.Backend, key: bytes, function: Any,
-                 files: dict[str, str], items: dict[int, Any], settings: dict[str, Any],
-                 notify: _Notifier):
-        self.run, self.backend, self.key, self.items, self.notify = run, backend, key, items, notify
-        self.files = files  # where the code sent by value came from (for tracebacks)
+    def __init__(self, run: Run, backend: backends.Backend, encoded: Encoded,
+                 items: dict[int, Any], settings: dict[str, Any], notify: _Notifier):
+        self.run, self.backend, self.items, self.notify = run, backend, items, notify
+        self.key = encoded.key
+        self.files = encoded.files  # where the code sent by value came from (tracebacks)
+        self.by_value = encoded.by_value  # modules the items must be pickled with, by value
         self.retries = settings["retries"]
         self.options = TaskOptions(star=settings["star"], seed=settings["seed"],
                                    encode=not backend.local,
@@ -335,7 +337,7 @@ class _Loop:
         self.isolated: set[tuple[int, int]] = set()  # (index, attempt) re-sent alone
         self.alone_in_flight: set[int] = set()
         self._stopping = False
-        backend.prepare(key, function)
+        backend.prepare(encoded.key, encoded.blob)
 
     # ----------------------------------------------------------------- main loop
     def go(self) -> None:
@@ -381,7 +383,7 @@ class _Loop:
             tasks = self.planner.next_chunk()
             items = [self.items[i] for i, _ in tasks]
             if not self.backend.local:
-                items, bad = encode_items(items)
+                items, bad = encode_items(items, self.by_value)
                 if bad:
                     records = []
                     for pos, reason in reversed(bad):

@@ -8,7 +8,7 @@ import pickle
 import sys
 import time
 import zlib
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from .capture import OK_PLAIN
 from .errors import InputError
@@ -22,14 +22,24 @@ def function_name(fn: Callable[..., Any]) -> str:
     return name or type(fn).__name__
 
 
-def encode_function(fn: Callable[..., Any]) -> tuple[bytes, tuple[bytes, list[Any]], dict[str, str]]:
-    """``(key, (pickle, buffers), files)``: the function pickled by value with protocol 5, its
-    large buffers (numpy arrays, ``shared=`` objects) left out of band as
-    ``pickle.PickleBuffer`` views of the caller's own memory (nothing copied), a key that
-    names it, and where the code it carries came from (see :mod:`workbench.tracebacks`).
+class Encoded(NamedTuple):
+    """A function ready to travel (see :func:`encode_function`)."""
+
+    key: bytes  # names it: same key, same pickle and buffers
+    blob: tuple[bytes, list[Any]]  # (pickle, out-of-band buffers)
+    files: dict[str, str]  # code key -> file it came from (see workbench.tracebacks)
+    by_value: list[Any]  # the user's own modules sent by value with it (items use them too)
+
+
+def encode_function(fn: Callable[..., Any]) -> Encoded:
+    """The function pickled by value with protocol 5, its large buffers (numpy arrays,
+    ``shared=`` objects) left out of band as ``pickle.PickleBuffer`` views of the caller's own
+    memory (nothing copied), a key that names it, and where the code it carries came from.
 
     The user's own modules that the function uses (see :mod:`workbench.local_code`) travel by
-    value too, so a warm worker runs the code the caller has now, never a stale import.
+    value too, so a warm worker runs the code the caller has now, never a stale import; the
+    items must then travel the same way (:func:`encode_items`), so that an item of a class
+    from such a module is of the very class the function knows.
 
     The key is a digest of the pickle plus, per buffer, its size and CRC-32 (about 3 GB/s,
     where a cryptographic digest of a 100 MB array costs 0.15 s): two functions get the same
@@ -57,7 +67,8 @@ def encode_function(fn: Callable[..., Any]) -> tuple[bytes, tuple[bytes, list[An
             main, buffers, files = _pickle(fn)
         except Exception as again:
             raise _cannot_send(fn, again) from None
-    return _key(main, buffers), (main, buffers), files
+        modules = []
+    return Encoded(_key(main, buffers), (main, buffers), files, modules)
 
 
 def _cannot_send(fn: Callable[..., Any], exc: Exception) -> InputError:
@@ -151,9 +162,17 @@ def _unpicklable_reference(fn: Callable[..., Any]) -> str | None:
     return None
 
 
-def encode_items(items: list[Any]) -> tuple[bytes, list[tuple[int, str]]]:
-    """Pickle a chunk's items; return the blob and ``(position, reason)`` for items that
-    cannot be pickled (those are left out of the blob)."""
+def encode_items(items: list[Any], by_value: list[Any] = ()) -> tuple[bytes, list[tuple[int, str]]]:
+    """Pickle a chunk's items (the modules ``by_value`` of the function by value, as for
+    the function); return the blob and ``(position, reason)`` for items that cannot be
+    pickled (those are left out of the blob)."""
+    from .local_code import by_value as modules_by_value
+
+    with modules_by_value(list(by_value)):
+        return _encode_items(items)
+
+
+def _encode_items(items: list[Any]) -> tuple[bytes, list[tuple[int, str]]]:
     import cloudpickle
 
     try:
