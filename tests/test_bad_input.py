@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +103,8 @@ CASES = [
 @pytest.mark.parametrize("what, call, kind, words", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_gets_one_clear_line_and_starts_nothing(what, call, kind, words):
     live = set(backends.live())
-    with pytest.raises(kind) as info:
+    with pytest.raises(kind) as info, warnings.catch_warnings():
+        warnings.simplefilter("error")  # the one line, and no warning beside it
         call()
     message = str(info.value)
     assert "\n" not in message, f"{what}: message is not one line: {message!r}"

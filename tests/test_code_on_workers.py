@@ -152,3 +152,24 @@ def test_items_and_results_of_a_local_class_are_the_class_the_function_knows(
     assert r.errors == []
     assert [type(v) is module.Shop for v in r.results] == [True, True]
     assert [v.n for v in r.results] == [2, 4]
+
+
+def test_a_module_that_cannot_travel_by_value_is_imported_by_name_with_a_warning(make_module):
+    module, _ = make_module("""
+        import threading
+
+        LOCK = threading.Lock()  # a module-level object that cannot be pickled
+
+        def bump(x):
+            with LOCK:
+                return x + 1
+    """)
+
+    def via_the_module(x):
+        return module.bump(x)
+
+    with pytest.warns(RuntimeWarning, match=f"workbench: {module.__name__} could not be sent "
+                                            "by value .* workers import it by name"):
+        # a pool started now, so that its workers can import the module by name
+        r = run(via_the_module, [1, 2], "process_map", workers=1)
+    assert r.results == [2, 3]

@@ -57,18 +57,33 @@ def encode_function(fn: Callable[..., Any]) -> Encoded:
     except Exception as exc:
         if not modules:
             raise _cannot_send(fn, exc) from None
-        import warnings
-
-        warnings.warn(f"workbench: {', '.join(m.__name__ for m in modules)} could not be "
-                      f"sent by value ({type(exc).__name__}: {exc}); workers import it by name, "
-                      "so a warm worker may run an older version of it", RuntimeWarning,
-                      stacklevel=3)
+        # Some module holds what cannot be pickled (a lock, a connection): send the others
+        # by value, and that one by name (the workers import it)
+        stuck = [m for m in modules if not _picklable_with(fn, [m])]
+        modules = [m for m in modules if m not in stuck]
         try:
-            main, buffers, files = _pickle(fn)
+            with by_value(modules):
+                main, buffers, files = _pickle(fn)
         except Exception as again:
             raise _cannot_send(fn, again) from None
-        modules = []
+        import warnings
+
+        warnings.warn(f"workbench: {', '.join(m.__name__ for m in stuck) or 'a module'} could "
+                      f"not be sent by value ({type(exc).__name__}: {exc}); workers import it "
+                      "by name, so a warm worker may run an older version of it",
+                      RuntimeWarning, stacklevel=4)
     return Encoded(_key(main, buffers), (main, buffers), files, modules)
+
+
+def _picklable_with(fn: Callable[..., Any], modules: list[Any]) -> bool:
+    from .local_code import by_value
+
+    try:
+        with by_value(modules):
+            _pickle(fn)
+    except Exception:  # noqa: BLE001 - that is the question
+        return False
+    return True
 
 
 def _cannot_send(fn: Callable[..., Any], exc: Exception) -> InputError:
