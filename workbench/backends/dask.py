@@ -49,6 +49,9 @@ def _overdue_here(grace: float) -> list[int]:  # runs on each Dask worker throug
 TIMEOUT_GRACE = 2.0
 #: Seconds between two checks for such tasks (only while timed chunks are in flight).
 WATCH_EVERY = 1.0
+#: Seconds a worker restart (and the check for stuck tasks) may take before the chunk it held
+#: is reported as timed out anyway.
+RESTART_WAIT = 10.0
 
 
 class DaskBackend(Backend):
@@ -64,7 +67,8 @@ class DaskBackend(Backend):
         self._cluster: Any = None
         self._futures: dict[int, Any] = {}
         self._timed_chunks: dict[int, tuple[float, set[int]]] = {}  # id -> (timeout, indices)
-        self._killed: dict[int, float] = {}  # chunks whose worker was restarted for a timeout
+        # chunks whose worker was restarted for a timeout -> (the timeout, when it was asked)
+        self._killed: dict[int, tuple[float, float]] = {}
         self._next_watch = 0.0
         self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._function: Any = None
@@ -156,20 +160,39 @@ class DaskBackend(Backend):
         if not self._timed_chunks or now < self._next_watch:
             return
         self._next_watch = now + WATCH_EVERY
-        try:
-            stuck = self._client.run(_overdue_here, TIMEOUT_GRACE)
+        try:  # a worker that is restarting must not hold the run up: ask with a deadline
+            stuck = self._client.run(_overdue_here, TIMEOUT_GRACE, on_error="return",
+                                     callback_timeout=RESTART_WAIT)
         except Exception:  # noqa: BLE001 - a worker going away: next time
             return
         for address, indices in stuck.items():
-            if not indices:
+            if not isinstance(indices, list) or not indices:
                 continue
             for chunk_id, (limit, tasks) in list(self._timed_chunks.items()):
-                if any(i in tasks for i in indices):
-                    self._killed[chunk_id] = limit
+                if any(i in tasks for i in indices) and chunk_id not in self._killed:
+                    self._killed[chunk_id] = (limit, time.monotonic())
             try:
-                self._client.restart_workers([address], timeout=30)
-            except Exception:  # noqa: BLE001 - it died anyway
+                self._client.restart_workers([address], timeout=RESTART_WAIT)
+            except Exception:  # noqa: BLE001 - it died anyway, or is slow to come back
                 pass
+
+    def _given_up(self) -> list[Outcome]:
+        """Chunks whose worker was restarted for a timeout but that Dask has not reported
+        failed :data:`RESTART_WAIT` seconds later (a restart that does not come back, on a
+        loaded machine): they are over, as timed out, and the run goes on."""
+        now, outcomes = time.monotonic(), []
+        for chunk_id, (limit, asked) in list(self._killed.items()):
+            if chunk_id in self._futures and now > asked + RESTART_WAIT:
+                future = self._futures.pop(chunk_id)
+                self._timed_chunks.pop(chunk_id, None)
+                del self._killed[chunk_id]
+                try:
+                    self._client.cancel([future], force=True)
+                except Exception:  # noqa: BLE001 - already gone
+                    pass
+                outcomes.append(Outcome(chunk_id, None, lost=_timeout_cause(limit),
+                                        started=None))
+        return outcomes
 
     def submit(self, chunk: Chunk) -> None:
         key, blob = self._function
@@ -213,11 +236,9 @@ class DaskBackend(Backend):
                 # Dask fails every task that was on a dying worker, not only the culprit
                 cause = _cause(exc)
                 if chunk_id in self._killed:
-                    cause = (f"timeout: ran past the timeout of {self._killed.pop(chunk_id):g} s"
-                             " and did not stop (stuck outside Python?); its worker was "
-                             "restarted")
+                    cause = _timeout_cause(self._killed.pop(chunk_id)[0])
                 outcomes.append(Outcome(chunk_id, None, lost=cause, started=None))
-        return outcomes
+        return outcomes + self._given_up()
 
     def cancel(self, chunk_ids: list[int]) -> None:
         futures = [self._futures[c] for c in chunk_ids if c in self._futures]
@@ -234,6 +255,11 @@ class DaskBackend(Backend):
             client.close()
         if cluster is not None:  # only a cluster we started: never an existing scheduler
             cluster.close()
+
+
+def _timeout_cause(limit: float) -> str:
+    return (f"timeout: ran past the timeout of {limit:g} s and did not stop (stuck outside "
+            "Python?); its worker was restarted")
 
 
 def _cause(exc: BaseException) -> str:
