@@ -171,8 +171,13 @@ class RayBackend(Backend):
         self._puts.clear()
         if self._owned and self._ray is not None and self._ray.is_initialized():
             started = self.processes()
-            self._ray.shutdown()
-            _reap(started, self._marker)
+            reaper = _standby_reaper(started, self._marker)
+            try:
+                self._ray.shutdown()
+                _reap(started, self._marker)
+            finally:
+                reaper.kill()  # we lived to do it ourselves
+                reaper.wait()
         if self._keeper is not None:
             self._keeper.set()
             self._keeper = None
@@ -260,6 +265,38 @@ def _local_node_env(local: bool, marker: str) -> Iterator[None]:
 MARKER = "WORKBENCH_RAY_NODE"
 #: Seconds the node's processes get to exit after ``ray.shutdown()`` before they are killed.
 REAP_GRACE = 2.0
+
+
+#: Run by :func:`_standby_reaper` in a process of its own (stdlib and psutil only).
+_REAPER = """
+import os, sys, time, psutil
+parent, marker = int(sys.argv[1]), sys.argv[2]
+while os.getppid() == parent:  # until the process that shuts Ray down is gone
+    time.sleep(0.1)
+for p in psutil.process_iter():
+    try:
+        if (f"{p.pid}:{p.create_time()}" in sys.argv[3:]
+                or p.environ().get("%s") == marker):
+            p.kill()
+    except psutil.Error:
+        pass
+""" % MARKER
+
+
+def _standby_reaper(started: list[Any], marker: str) -> Any:
+    """A small process that does :func:`_reap`'s work if this one dies first: the driver's
+    Ray core ends its own process when the raylet's store goes away before it has let go
+    (seen at a kernel's exit, in ``ray.shutdown()``), and a worker the raylet was still
+    starting then outlived everything, retrying for a minute."""
+    import subprocess
+
+    ids = []
+    for p in started:
+        with contextlib.suppress(Exception):
+            ids.append(f"{p.pid}:{p.create_time()}")
+    return subprocess.Popen([sys.executable, "-c", _REAPER, str(os.getpid()), marker, *ids],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 def _reap(started: list[Any], marker: str) -> None:
