@@ -86,6 +86,27 @@ def test_text_view_prints_a_bar_and_a_summary(ip, capsys):
     assert "4/4" in err and "f on serial: 4 of 4 tasks done: 4 ok" in err
 
 
+def test_view_auto_and_its_old_name_widget_are_text_outside_a_notebook(ip, capsys):
+    for view in ("auto", "widget"):
+        ip.run_cell_magic("parallel", f"--over range(3) --view {view}", "def f(x):\n    return x\n")
+        assert "f on serial: 3 of 3 tasks done: 3 ok" in capsys.readouterr().err
+
+
+def test_in_a_notebook_a_comparison_gets_one_panel_serial_first(ip, monkeypatch):
+    import IPython.display
+
+    import workbench.views
+
+    shown = []
+    monkeypatch.setattr(workbench.views, "in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    ip.run_cell_magic("parallel", f"--over range(4) --backend process_map,serial "
+                                  f"--workers {WORKERS}", "def g(x):\n    return x\n")
+    assert len(shown) == 1 and list(shown[0].bars) == ["serial", "process_map"]
+    assert repr(shown[0]) == ("<workbench panel g: serial: 4 of 4 tasks done: 4 ok; "
+                              "process_map: 4 of 4 tasks done: 4 ok>")
+
+
 USAGE_ERRORS = [
     ("--over shops --backend rey", "def f(x):\n    return x\n",
      "--backend: unknown backend 'rey': choose one of serial, process_map, dask, ray"),

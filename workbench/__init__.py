@@ -39,7 +39,7 @@ __all__ = [
 
 def __getattr__(name: str):
     if name == "Panel":  # the standing dashboard needs ipywidgets: import it on first use
-        from .dashboard import Panel
+        from .views.dashboard import Panel
 
         return Panel
     raise AttributeError(f"module 'workbench' has no attribute {name!r}")

@@ -18,15 +18,19 @@ from IPython.core import magic_arguments
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class
 
-from . import backends
 from .compare import compare
 from .engine import run as run_one
 from .errors import BackendNotInstalled, InputError, Interrupted
 from .plan import materialize
+from .views import make_view
+from .views.choices import parse_backends, parse_chunksize, shown_backends
 
 #: Where the result of the last ``%%parallel`` cell is kept when ``--out`` is not given.
 RESULT_NAME = "_parallel"
-VIEWS = ("widget", "text", "none")
+#: ``--view`` takes the names of :func:`workbench.run`'s ``view=``; ``widget`` is the name
+#: ``auto`` had here before, still accepted.
+VIEWS = ("auto", "text", "none")
+OLD_VIEWS = {"widget": "auto"}
 
 
 @magics_class
@@ -60,9 +64,10 @@ class ParallelMagics(Magics):
     @magic_arguments.argument("--out", default=None, metavar="NAME",
                               help=f"store the Run (or Comparison) here; it is always "
                                    f"also stored in {RESULT_NAME}")
-    @magic_arguments.argument("--view", default="widget", choices=VIEWS,
-                              help="widget (the live panel, default), text (a progress bar "
-                                   "and a summary) or none")
+    @magic_arguments.argument("--view", default="auto", choices=(*VIEWS, *OLD_VIEWS),
+                              help="auto (default: the live panel in a notebook, else as "
+                                   "text), text (a progress bar and a summary) or none; "
+                                   "widget is the old name of auto")
     @cell_magic
     def parallel(self, line: str, cell: str) -> None:
         """Run the function defined in this cell over ``--over`` items, in parallel.
@@ -77,6 +82,7 @@ class ParallelMagics(Magics):
         """
         args = magic_arguments.parse_argstring(self.parallel, line)
         names = _backend_names(args.backend)
+        view = OLD_VIEWS.get(args.view, args.view)
         settings = _settings(args)
         if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
             raise UsageError(f"--out {args.out}: not a variable name; give a name such as "
@@ -101,7 +107,7 @@ class ParallelMagics(Magics):
         items = _evaluate_over(args.over, ns)
         if args.shared:
             settings["shared"] = _shared(args.shared, ns)
-        result = self._run(fn, items, names, settings, args.view)
+        result = self._run(fn, items, names, settings, view)
         ns[RESULT_NAME] = result
         if args.out:
             ns[args.out] = result
@@ -114,10 +120,11 @@ class ParallelMagics(Magics):
         return compile(source, filename, "exec", ast.PyCF_ONLY_AST), filename
 
     def _run(self, fn: Any, items: list, names: list[str], settings: dict, view: str) -> Any:
-        panel = None
-        if view == "widget":
-            panel = _panel(fn, names, len(items), settings.get("workers"))
-        chosen = panel if panel is not None else ("none" if view == "none" else "text")
+        # "auto": one view for every run of the cell (a comparison's panel has a bar per
+        # backend from the start). "text" and "none" go by name: each run makes its own, and
+        # a Run keeps the name for rerun_failed().
+        chosen = (make_view(view, backends=shown_backends(names, len(names) > 1))
+                  if view == "auto" else view)
         try:
             if len(names) == 1:
                 return run_one(fn, items, backend=names[0], view=chosen, **settings)
@@ -144,48 +151,20 @@ class CellSyntaxError(Exception):
         return self._lines
 
 
-def _panel(fn: Any, names: list[str], n_items: int, workers: int | None) -> Any:
-    """Create and display the panel; ``None`` when ipywidgets is missing (text instead)."""
-    try:
-        from IPython.display import display
-
-        from .views.panel import RunPanel
-    except ImportError:
-        return None
-    from .payload import function_name
-
-    panel = RunPanel(function_name(fn), names, n_items, workers)
-    display(panel)
-    return panel
-
-
 def _backend_names(spec: str) -> list[str]:
-    if spec == "all":
-        return backends.installed()
-    names = [n.strip() for n in spec.split(",") if n.strip()]
-    if not names:
-        raise UsageError("--backend is empty: name one of "
-                         f"{', '.join(backends.NAMES)}, or 'all'")
-    if len(set(names)) != len(names):
-        raise UsageError(f"--backend lists a backend twice: {spec}")
-    for name in names:
-        try:
-            backends.backend_class(name)
-        except (InputError, BackendNotInstalled) as exc:
-            raise UsageError(f"--backend: {exc}") from None
-    return names
+    try:
+        return parse_backends(spec, "--backend")
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _settings(args: Any) -> dict[str, Any]:
     from .plan import check_chunksize, check_workers
 
-    chunksize: Any = args.chunksize
-    if chunksize != "auto":
-        try:
-            chunksize = int(chunksize)
-        except ValueError:
-            raise UsageError(f"--chunksize must be 'auto' or a whole number, got {chunksize!r}"
-                             ) from None
+    try:
+        chunksize = parse_chunksize(args.chunksize, "--chunksize")
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
     try:
         settings = {"workers": check_workers(args.workers), "chunksize": check_chunksize(
             chunksize), "retries": args.retries, "star": args.star, "seed": args.seed}

@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator
 
 from .errors import TaskErrors
 from .records import CANCELLED, ERROR, LOST, OK, STATUSES, Failed, TaskRecord
+from .views.format import counts_text
 
 #: Tracebacks shown in full by :meth:`Run.raise_for_errors`; the rest are counted.
 MAX_TRACEBACKS = 3
@@ -99,16 +100,9 @@ class Run:
         self.logs = Logs(self)
 
     # ----------------------------------------------------------------- filled by the engine
-    def collect(self, record: TaskRecord) -> None:
-        old = self._records.get(record.index)
-        if old is not None:
-            self._counts[old.status] -= 1
-            self.history.append(old)
-        self._records[record.index] = record
-        self._counts[record.status] += 1
-
     def collect_many(self, records: list[TaskRecord]) -> None:
-        """:meth:`collect` each record, in order."""
+        """Keep each record, in order; one that replaces an earlier attempt of its task moves
+        that attempt to :attr:`history`."""
         known, counts = self._records, self._counts
         for record in records:
             index = record.index
@@ -274,9 +268,8 @@ class Run:
 
     # ----------------------------------------------------------------- display
     def counts_text(self) -> str:
-        c = self.counts
-        parts = [f"{c[s]} {s}" for s in (*STATUSES, "pending") if c[s] or s == OK]
-        return f"{self.done} of {len(self)} tasks done: " + ", ".join(parts)
+        """``6 of 8 tasks done: 5 ok, 1 error, 2 pending``."""
+        return counts_text(self)
 
     def __repr__(self) -> str:
         timing = ""

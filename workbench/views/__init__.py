@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from ..errors import InputError
 
@@ -16,9 +16,14 @@ def in_notebook() -> bool:
     return bool(shell) and type(shell).__name__ == "ZMQInteractiveShell"
 
 
-def make_view(view: Any) -> Callable[[Any], None] | None:
+def make_view(view: Any,
+              backends: Sequence[str] | None = None) -> Callable[[Any], None] | None:
     """The observer for ``view``: ``"auto"``, ``"text"``, ``"none"``/``None``/``False``, or a
-    callable taking events (used as it is)."""
+    callable taking events (used as it is).
+
+    ``"auto"`` is the panel in a notebook (when ipywidgets is installed), else the text view.
+    ``backends``: the backends that will run, in order, when one observer is to show several
+    runs (a comparison): the panel then has a bar for each from the start."""
     if view is None or view is False or view == "none":
         return None
     if callable(view):
@@ -29,7 +34,7 @@ def make_view(view: Any) -> Callable[[Any], None] | None:
         except ImportError:  # no ipywidgets: the text view still works
             pass
         else:
-            return AutoPanel()
+            return AutoPanel(backends)
     if view in ("auto", "text", True):
         from .text import TextView
 

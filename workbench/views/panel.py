@@ -9,16 +9,20 @@ The one exception is the Stop button's click handler, which may run on a side th
 
 from __future__ import annotations
 
-import html
 import time
 from typing import Any
 
 import ipywidgets as w
 
-from ..compare import Comparison, same_text
+from ..comparison import Comparison
 from ..events import BackendReady, RunFinished, RunStarted, TasksFinished
 from ..records import OK
 from . import kernel_comms
+from .format import failed_count, progress_text, summary_html
+from .fragments import MAX_ROWS, errors_html, header_html, link_html, task_html
+
+__all__ = ["RunPanel", "AutoPanel", "progress_text", "summary_html", "errors_html",
+           "task_html"]
 
 #: Seconds between two redraws of the progress bars while a run goes.
 THROTTLE = 0.25
@@ -28,12 +32,7 @@ FIGURES_EVERY = 10.0
 #: Tabs whose matplotlib figures are drawn when shown (drawing costs a second or more, which
 #: must not delay the end of a run, let alone a Stop).
 FIGURE_TABS = (1, 2)
-#: Rows shown in the Errors table and entries in the failed-task chooser.
-MAX_ROWS = 200
 TABS = ("Summary", "Timeline", "Resources", "Logs", "Errors")
-TABLE_STYLE = ("<style>.wb-table td, .wb-table th {padding: 2px 10px; text-align: left; "
-               "white-space: nowrap}"
-               ".wb-table tr:nth-child(even) {background: rgba(0,0,0,0.04)}</style>")
 
 
 class RunPanel(w.VBox):
@@ -98,11 +97,7 @@ class RunPanel(w.VBox):
             w.HBox([self.stop_button, self.links]),
             self.tabs,
         ])
-        self.header.value = (
-            f"<b>{html.escape(fn_name)}</b> &middot; backend{'s' if len(backends) > 1 else ''}"
-            f": {html.escape(', '.join(backends))} &middot; workers: "
-            f"{'1' if self.backends == ['serial'] else workers or 'all cores'} &middot; "
-            f"items: {n_items}")
+        self.header.value = header_html(fn_name, self.backends, n_items, workers)
         self.stop_button.disabled = True
 
     # ----------------------------------------------------------------- events
@@ -116,11 +111,10 @@ class RunPanel(w.VBox):
             self.bar_texts[run.backend].value = "starting…"
             self.stop_button.disabled = False
             kernel_comms.hear_while_busy(self.stop_button)
-        elif isinstance(event, BackendReady):
-            self._started_at = time.monotonic()
+        elif isinstance(event, BackendReady):  # rates and redraw intervals count from here
+            self._started_at = self._last_details = self._last_figures = time.monotonic()
             if run.dashboard:
-                self.links.value = (f'<a href="{html.escape(run.dashboard)}" target="_blank">'
-                                    f'{html.escape(run.backend)} dashboard</a>')
+                self.links.value = link_html(run)
             self._draw_progress(run)
         elif isinstance(event, TasksFinished):
             now = time.monotonic()
@@ -148,7 +142,7 @@ class RunPanel(w.VBox):
     def _draw_progress(self, run: Any) -> None:
         self._last_draw = time.monotonic()
         bar, counts = self.bars[run.backend], run.counts
-        failed = counts["error"] + counts["lost"]
+        failed = failed_count(counts)
         bar.max = max(len(run), 1)
         bar.value = run.done - counts["cancelled"]  # a stopped run's bar shows what ran
         bar.bar_style = ("danger" if failed and not counts["ok"] else "warning"
@@ -249,9 +243,13 @@ class RunPanel(w.VBox):
 
 
 class AutoPanel:
-    """``view="auto"`` in a notebook: a panel made and displayed when the run starts."""
+    """``view="auto"`` in a notebook: a panel made and displayed when the first run starts.
 
-    def __init__(self) -> None:
+    ``backends``: the bars to show, for a comparison (one panel for all its runs); by
+    default the one backend of the run."""
+
+    def __init__(self, backends: list[str] | None = None) -> None:
+        self.backends = list(backends) if backends else None
         self.panel: RunPanel | None = None
 
     def __call__(self, event: Any) -> None:
@@ -259,88 +257,10 @@ class AutoPanel:
             from IPython.display import display
 
             run = event.run
-            self.panel = RunPanel(run.fn_name, [run.backend], len(run), run.workers)
+            self.panel = RunPanel(run.fn_name, self.backends or [run.backend], len(run),
+                                  run.workers)
             display(self.panel)
         self.panel(event)
-
-
-# --------------------------------------------------------------------- text for the widgets
-def progress_text(run: Any, elapsed: float) -> str:
-    """``done/total · failed · running · rate · ETA``, all from the Run."""
-    counts = run.counts
-    failed = counts["error"] + counts["lost"]
-    rate = run.done / elapsed if elapsed > 0 else 0.0
-    left = len(run) - run.done
-    parts = [f"{run.done}/{len(run)}"]
-    if failed:
-        parts.append(f"{failed} failed")
-    if counts["cancelled"]:
-        parts.append(f"{counts['cancelled']} cancelled")
-    if run.state == "running":
-        parts.append(f"{run.running} running")
-        if rate > 0:
-            parts += [f"{rate:.1f} tasks/s", f"ETA {_duration(left / rate)}"]
-    else:
-        parts.append(f"{run.state} in {_duration(run.wall_time)}")
-    return " · ".join(parts)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes} min {secs:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
-
-
-def summary_html(comparison: Comparison) -> str:
-    """The Summary tab: one row per backend."""
-    head = ("backend", "workers", "start-up", "wall", "speed-up vs serial", "efficiency",
-            "Σ task time / wall", "ok", "failed", "cancelled", "same as serial")
-    rows = []
-    for row in comparison.summary:
-        run = comparison[row.backend]
-        same = same_text(row.same_as_serial, comparison.reference is not None, "<b>NO</b>")
-        rows.append((row.backend, row.workers, f"{row.startup_time:.2f} s",
-                     f"{row.wall_time:.3f} s", _x(row.speedup), _pct(row.efficiency),
-                     _x(run.speedup), row.ok, row.failed, row.cancelled, same))
-    cells = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    header = "".join(f"<th>{h}</th>" for h in head)
-    hints = "".join(f"<p>{html.escape(h)}</p>" for h in comparison.hints())
-    return f"{TABLE_STYLE}<table class='wb-table'><tr>{header}</tr>{cells}</table>{hints}"
-
-
-def errors_html(run: Any) -> str:
-    """The Errors tab for one run: index, type, message, traceback."""
-    errors = run.errors
-    if not errors:
-        return f"<p>{html.escape(run.backend)}: no failed tasks</p>"
-    rows = []
-    for r in errors[:MAX_ROWS]:
-        err = r.error
-        rows.append(
-            f"<tr><td>{r.index}</td><td>{r.status}</td><td>{html.escape(err.type)}</td>"
-            f"<td>{html.escape(err.message)}</td><td><details><summary>traceback</summary>"
-            f"<pre>{html.escape(err.traceback or '(none)')}</pre></details></td></tr>")
-    more = (f"<p>… and {len(errors) - MAX_ROWS} more in run.errors</p>"
-            if len(errors) > MAX_ROWS else "")
-    return (f"{TABLE_STYLE}<h4>{html.escape(run.backend)}: {len(errors)} failed</h4>"
-            f"<table class='wb-table'><tr><th>task</th>"
-            f"<th>status</th><th>type</th><th>message</th><th></th></tr>{''.join(rows)}"
-            f"</table>{more}")
-
-
-def task_html(run: Any, index: int) -> str:
-    """The Logs tab for one task: where it ran, what it printed and logged, its error."""
-    try:
-        r = run.task(index)
-    except KeyError as exc:
-        return f"<pre>{html.escape(str(exc.args[0]))}</pre>"
-    where = f" on {r.worker} (pid {r.pid})" if r.worker else ""
-    took = f", {r.duration:.3f} s" if r.duration is not None else ""
-    head = f"task {r.index}: {r.status}{where}, attempt {r.attempt}{took}"
-    body = r.text or "(no output)"
-    error = f"\n\n{r.error.traceback or r.error}" if r.error is not None else ""
-    return f"<pre>{html.escape(head)}\n\n{html.escape(body)}{html.escape(error)}</pre>"
 
 
 def _png(figure: Any) -> Any:
@@ -352,12 +272,4 @@ def _png(figure: Any) -> Any:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=80)
     return Image(data=buffer.getvalue(), format="png")
-
-
-def _x(value: float | None) -> str:
-    return f"{value:.2f}x" if value is not None else "—"
-
-
-def _pct(value: float | None) -> str:
-    return f"{value:.0%}" if value is not None else "—"
 

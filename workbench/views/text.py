@@ -6,6 +6,7 @@ import sys
 from typing import Any, TextIO
 
 from ..events import BackendReady, RunFinished, RunStarted, TasksFinished
+from .format import failed_count
 
 
 def summary_line(run: Any) -> str:
@@ -35,8 +36,7 @@ class TextView:
             self._bar.set_description(f"{run.fn_name} [{run.backend}]", refresh=False)
             self._bar.reset(total=len(run))  # rate and ETA count from here, not the start-up
         elif isinstance(event, TasksFinished) and self._bar is not None:
-            counts = event.run.counts
-            failed = counts["error"] + counts["lost"]
+            failed = failed_count(event.run.counts)
             if failed:
                 self._bar.set_postfix(failed=failed, refresh=False)
             self._bar.n = event.run.done

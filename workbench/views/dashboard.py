@@ -10,13 +10,15 @@ from typing import Any, Callable, Iterable
 
 import ipywidgets as w
 
-from . import backends as _backends
-from .compare import Comparison, compare
-from .engine import run as run_one
-from .errors import BackendError, BackendNotInstalled, InputError
-from .payload import function_name
-from .plan import materialize
-from .views.panel import RunPanel, summary_html
+from ..compare import compare
+from ..comparison import Comparison
+from ..engine import run as run_one
+from ..errors import BackendError, BackendNotInstalled, InputError
+from ..payload import function_name
+from ..plan import materialize
+from .choices import offered_backends, parse_chunksize, shown_backends
+from .format import summary_html
+from .panel import RunPanel
 
 
 class Panel(w.VBox):
@@ -36,7 +38,7 @@ class Panel(w.VBox):
         self.settings = settings
         self.keep = keep
         self.runs: list[Any] = []  # Run or Comparison, oldest first
-        names = list(backends or _backends.installed())
+        names = offered_backends(backends)
         self.backend_choice = w.SelectMultiple(options=names, value=(names[0],),
                                                description="backends", rows=len(names))
         self.workers = w.BoundedIntText(value=os.cpu_count() or 1, min=1, max=4096,
@@ -72,14 +74,14 @@ class Panel(w.VBox):
         self.message.value = ""
         try:
             settings = {**self.settings, "workers": self.workers.value,
-                        "chunksize": _chunksize(self.chunksize.value)}
+                        "chunksize": parse_chunksize(self.chunksize.value, "chunk size")}
             if not names:
                 raise InputError("choose at least one backend")
         except InputError as exc:
             self.message.value = f"<span style='color:#d1495b'>{html.escape(str(exc))}</span>"
             return None
-        shown = ["serial"] + [n for n in names if n != "serial"] if comparing else names
-        panel = RunPanel(function_name(self.fn), shown, len(self.items), self.workers.value)
+        panel = RunPanel(function_name(self.fn), shown_backends(names, comparing),
+                         len(self.items), self.workers.value)
         self.current.outputs = ()  # not clear_output(): that goes through `with out:`
         self.current.append_display_data(panel)
         self.run_button.disabled = self.compare_button.disabled = True
@@ -110,12 +112,3 @@ class Panel(w.VBox):
         return (f"<workbench.Panel {function_name(self.fn)} over {len(self.items)} items, "
                 f"{len(self.runs)} runs kept>")
 
-
-def _chunksize(text: str) -> Any:
-    text = text.strip()
-    if text == "auto":
-        return "auto"
-    try:
-        return int(text)
-    except ValueError:
-        raise InputError(f"chunk size must be 'auto' or a whole number, got {text!r}") from None

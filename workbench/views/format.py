@@ -1,0 +1,136 @@
+"""How runs and comparisons read: numbers, counts, progress and the summary table.
+
+Every view takes its words and numbers from here (the text view, the panel, ``repr(run)``,
+``Comparison.table()``), so a number reads the same wherever it is shown. The summary table
+is built once, as rows of cells, then rendered as Markdown or as HTML. Standard library only.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Iterable, Sequence
+
+from ..records import ERROR, LOST, OK, STATUSES
+
+#: What a table shows for a number that does not exist (no reference run, no wall time).
+MISSING_TEXT, MISSING_HTML = "-", "—"
+#: The style of the widget tables (the Summary and Errors tabs, the dashboard's history).
+TABLE_STYLE = ("<style>.wb-table td, .wb-table th {padding: 2px 10px; text-align: left; "
+               "white-space: nowrap}"
+               ".wb-table tr:nth-child(even) {background: rgba(0,0,0,0.04)}</style>")
+
+
+# --------------------------------------------------------------------- numbers
+def factor(value: float | None, missing: str = MISSING_TEXT) -> str:
+    """A speed-up: ``2.50x``."""
+    return f"{value:.2f}x" if value is not None else missing
+
+
+def percent(value: float | None, missing: str = MISSING_TEXT) -> str:
+    """An efficiency: ``125%``."""
+    return f"{value:.0%}" if value is not None else missing
+
+
+def duration(seconds: float) -> str:
+    """``4.2 s``, ``3 min 05 s``, ``2 h 07 min``."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    return (f"{minutes} min {secs:02d} s" if minutes < 60
+            else f"{minutes // 60} h {minutes % 60:02d} min")
+
+
+# --------------------------------------------------------------------- counts
+def failed_count(counts: dict[str, int]) -> int:
+    """Tasks that failed: raised (``error``) or lost with their worker (``lost``)."""
+    return counts[ERROR] + counts[LOST]
+
+
+def counts_text(run: Any) -> str:
+    """``6 of 8 tasks done: 5 ok, 1 error, 2 pending`` (``ok`` always, others when > 0)."""
+    c = run.counts
+    parts = [f"{c[s]} {s}" for s in (*STATUSES, "pending") if c[s] or s == OK]
+    return f"{run.done} of {len(run)} tasks done: " + ", ".join(parts)
+
+
+def progress_text(run: Any, elapsed: float) -> str:
+    """``done/total · failed · running · rate · ETA``, all from the Run."""
+    counts = run.counts
+    failed = failed_count(counts)
+    rate = run.done / elapsed if elapsed > 0 else 0.0
+    left = len(run) - run.done
+    parts = [f"{run.done}/{len(run)}"]
+    if failed:
+        parts.append(f"{failed} failed")
+    if counts["cancelled"]:
+        parts.append(f"{counts['cancelled']} cancelled")
+    if run.state == "running":
+        parts.append(f"{run.running} running")
+        if rate > 0:
+            parts += [f"{rate:.1f} tasks/s", f"ETA {duration(left / rate)}"]
+    else:
+        parts.append(f"{run.state} in {duration(run.wall_time)}")
+    return " · ".join(parts)
+
+
+def same_text(same: bool | None, compared: bool, no: str = "NO") -> str:
+    """How a summary shows ``Row.same_as_serial``."""
+    if not compared:
+        return "-"
+    return {True: "yes", False: no, None: "cannot compare"}[same]
+
+
+# --------------------------------------------------------------------- the summary table
+#: (Markdown header, HTML header) of each summary column; ``None``: not in that table.
+COLUMNS = (
+    ("backend", "backend"), ("workers", "workers"), ("start-up s", "start-up"),
+    ("wall s", "wall"), ("speed-up", "speed-up vs serial"), ("efficiency", "efficiency"),
+    (None, "Σ task time / wall"), ("ok", "ok"), ("failed", "failed"),
+    ("cancelled", "cancelled"), ("same as serial", "same as serial"),
+)
+
+
+def summary_cells(comparison: Any, for_html: bool = False) -> tuple[list[str], list[list[str]]]:
+    """The header and one row of cells per backend of ``comparison``'s summary. HTML cells
+    carry units, a long dash for a missing number and a bold NO; Markdown cells are plain."""
+    missing, unit, no = ((MISSING_HTML, " s", "<b>NO</b>") if for_html
+                         else (MISSING_TEXT, "", "NO"))
+    which = 1 if for_html else 0  # the header of the column in COLUMNS
+    shown = [i for i, heads in enumerate(COLUMNS) if heads[which] is not None]
+    rows = []
+    for row in comparison.summary:
+        run = comparison[row.backend]
+        cells = (row.backend, row.workers, f"{row.startup_time:.2f}{unit}",
+                 f"{row.wall_time:.3f}{unit}", factor(row.speedup, missing),
+                 percent(row.efficiency, missing), factor(run.speedup, missing),
+                 row.ok, row.failed, row.cancelled,
+                 same_text(row.same_as_serial, comparison.reference is not None, no))
+        rows.append([str(cells[i]) for i in shown])
+    return [str(COLUMNS[i][which]) for i in shown], rows
+
+
+def markdown_table(head: Sequence[str], rows: Iterable[Sequence[str]],
+                   notes: Iterable[str] = ()) -> str:
+    """A Markdown table, then each note as a paragraph."""
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines + [f"\n{note}" for note in notes])
+
+
+def html_table(head: Sequence[str], rows: Iterable[Sequence[str]],
+               notes: Iterable[str] = ()) -> str:
+    """An HTML table (cells as they are: they may hold markup), then each note, escaped."""
+    header = "".join(f"<th>{h}</th>" for h in head)
+    cells = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    paragraphs = "".join(f"<p>{html.escape(note)}</p>" for note in notes)
+    return f"{TABLE_STYLE}<table class='wb-table'><tr>{header}</tr>{cells}</table>{paragraphs}"
+
+
+def summary_markdown(comparison: Any) -> str:
+    """``Comparison.table()``: one row per backend, then the hints."""
+    return markdown_table(*summary_cells(comparison), comparison.hints())
+
+
+def summary_html(comparison: Any) -> str:
+    """The panel's Summary tab and the dashboard's history: one row per backend."""
+    return html_table(*summary_cells(comparison, for_html=True), comparison.hints())
