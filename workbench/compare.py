@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 from . import backends as _backends
-from .engine import ADDRESSED, execute, prepare
+from .api import start
+from .checks import ADDRESSED, prepare
 from .errors import InputError
 from .plan import materialize
 from .records import Failed
@@ -252,7 +253,7 @@ def compare(fn: Callable[..., Any], items: Iterable[Any],
         settings if name in ADDRESSED else {**settings, "address": None})) for name in ordered}
     runs = {}
     for name in ordered:
-        runs[name] = execute(*prepared[name])
+        runs[name] = start(*prepared[name])
         if runs[name].state == "cancelled":  # Stop means stop, not "next backend"
             break
     return Comparison(runs, "serial")

@@ -12,7 +12,7 @@ import ipywidgets as w
 
 from . import backends as _backends
 from .compare import Comparison, compare
-from .engine import run as run_one
+from .api import run as run_one
 from .errors import BackendError, BackendNotInstalled, InputError
 from .payload import function_name
 from .plan import materialize

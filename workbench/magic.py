@@ -20,7 +20,7 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 
 from . import backends
 from .compare import compare
-from .engine import run as run_one
+from .api import run as run_one
 from .errors import BackendNotInstalled, InputError, Interrupted
 from .plan import materialize
 

@@ -20,11 +20,12 @@ import threading
 import uuid
 from typing import Any, Iterator
 
-from .. import capture
+from ..contract import Outcome
 from ..errors import BackendError
 from ..payload import as_array, function_size
+from ..worker import functions, run_chunk
 from . import addresses
-from .base import Backend, Chunk, Outcome
+from .base import Backend, Chunk, lost_cause
 
 
 #: Functions (with their shared objects) kept in the object store for later runs, and bytes.
@@ -36,9 +37,9 @@ def _run_chunk(key, blob, tasks, items, options):  # noqa: ANN001 - runs in a Ra
     import ray
 
     if isinstance(blob, list):  # [ObjectRef]: fetched only by a worker that lacks it
-        blob = None if capture.has_function(key) else ray.get(blob[0])
+        blob = None if functions.has(key) else ray.get(blob[0])
     worker = "ray-" + ray.get_runtime_context().get_worker_id()[:8]
-    return capture.execute(key, blob, tasks, items, options, worker=worker)
+    return run_chunk((key, blob), tasks, items, options, worker=worker)
 
 
 class RayBackend(Backend):
@@ -55,7 +56,7 @@ class RayBackend(Backend):
         self._owned = False
         self._refs: dict[int, Any] = {}
         self._function: Any = None
-        self._puts: dict[bytes, tuple[Any, int]] = {}  # key -> (ObjectRef, bytes), oldest first
+        self._puts = functions.FunctionCache(PUT_KEEP, PUT_BYTES)  # key -> ObjectRef
         self._marker = uuid.uuid4().hex  # in the environment of every process of our node
         self._keeper: threading.Event | None = None  # ends the thread that started Ray
 
@@ -118,16 +119,12 @@ class RayBackend(Backend):
         # Put once, and kept for the next runs that share the same function (same key)
         # again: the last PUT_KEEP functions, up to PUT_BYTES. The buffers go in as numpy
         # views (Ray stores arrays without pickling them).
-        entry = self._puts.pop(key, None)
-        if entry is None:
+        ref = self._puts.get(key)
+        if ref is None:
             main, buffers = function
-            entry = (self._ray.put((main, [as_array(b) for b in buffers])),
-                     function_size(function))
-        self._puts[key] = entry  # the most recent last
-        while len(self._puts) > 1 and (len(self._puts) > PUT_KEEP or sum(
-                size for _, size in self._puts.values()) > PUT_BYTES):
-            self._puts.pop(next(iter(self._puts)))
-        self._function = (key, entry[0])
+            ref = self._ray.put((main, [as_array(b) for b in buffers]))
+        self._puts.add(key, ref, function_size(function))  # the most recent last
+        self._function = (key, ref)
 
     def submit(self, chunk: Chunk) -> None:
         key, blob_ref = self._function
@@ -153,7 +150,7 @@ class RayBackend(Backend):
             try:
                 outcomes.append(Outcome(chunk_id, ray.get(ref)))
             except Exception as exc:  # noqa: BLE001 - worker died, cancelled, ...
-                outcomes.append(Outcome(chunk_id, None, lost=_cause(exc)))
+                outcomes.append(Outcome(chunk_id, None, loss=lost_cause(exc, "Ray", _DIED, started=True)))
         return outcomes
 
     def cancel(self, chunk_ids: list[int]) -> None:
@@ -320,11 +317,7 @@ def _reap(started: list[Any], marker: str) -> None:
     psutil.wait_procs(alive, timeout=5)
 
 
-def _cause(exc: BaseException) -> str:
-    name = type(exc).__name__
-    if "Cancelled" in name:
-        return "cancelled"
-    if "WorkerCrashed" in name or "ActorDied" in name or "NodeDied" in name:
-        return f"worker died (Ray {name})"
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"Ray failed to run the chunk: {name}: {first}"
+#: Ray's exceptions for a task whose worker process, actor or node died (the OOM killer's
+#: included). Ray hands a task to a worker only to run it: such a chunk had started.
+_DIED = ("WorkerCrashedError", "ActorDiedError", "NodeDiedError", "OutOfMemoryError",
+         "LocalRayletDiedError")
