@@ -223,8 +223,8 @@ def decode_chunk(report: ChunkReport, submitted: float, received: float, encoded
     records = []
     append = records.append
     timed, busy = 0, 0.0
-    for raw in report.records:
-        status, value, err, start, end = raw.status, raw.value, raw.error, raw.start, raw.end
+    # RawRecord's fields, unpacked (records travel as plain tuples: see RawRecord)
+    for index, status, value, err, output, logs, warns, start, end, attempt in report.records:
         error = None
         if err is None:
             if status == OK_PLAIN:  # a plain value that travelled unpickled
@@ -235,19 +235,18 @@ def decode_chunk(report: ChunkReport, submitted: float, received: float, encoded
                 except Exception as exc:
                     status, value = ERROR, None
                     error = TaskError(
-                        "UnpicklableResult", f"the result of task {raw.index} could not be "
+                        "UnpicklableResult", f"the result of task {index} could not be "
                         f"loaded in the caller: {type(exc).__name__}: {exc}", "")
         else:
             error = _decode_error(err, encoded, files)
         if start is not None and end is not None:
             timed += 1
             busy += end - start
-        logs, warns = raw.logs, raw.warnings
         append(make_record(
-            raw.index, status, value, error, raw.output,
+            index, status, value, error, output,
             tuple([LogEntry(*entry) for entry in logs]) if logs else (),
             tuple([WarningEntry(*entry) for entry in warns]) if warns else (),
-            start, end, submitted, received, worker, pid, host, raw.attempt))
+            start, end, submitted, received, worker, pid, host, attempt))
     return records, timed, busy
 
 

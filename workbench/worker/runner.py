@@ -116,5 +116,6 @@ def run_task(fn: Callable[..., Any], index: int, attempt: int, item: Any,
     current.reset(token)
     if status == OK and options.encode:
         status, value, error = encode_value(value, index)
-    return RawRecord(index, status, value, error, ctx.finish_output(), tuple(ctx.logs),
-                     tuple(ctx.warnings), start, end, attempt)
+    # a RawRecord's fields as a plain tuple: see RawRecord for why
+    return (index, status, value, error, ctx.finish_output(), tuple(ctx.logs),
+            tuple(ctx.warnings), start, end, attempt)
