@@ -219,4 +219,4 @@ def test_missing_package_says_what_to_install(backend, extra, tmp_path):
     assert out.returncode == 0, out.stderr
     kind, message = out.stdout.strip().split(" | ")
     assert kind == "BackendNotInstalled"
-    assert f'pip install "workbench[{extra}]"' in message
+    assert f'pip install "parallel-workbench[{extra}]"' in message

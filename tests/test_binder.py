@@ -21,6 +21,8 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 BINDER = ROOT / "binder"
+#: The distribution's name, as pip compares names.
+PROJECT = canonicalize_name(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"])
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 LAUNCH = "?urlpath=lab/tree/notebooks/01-quickstart.ipynb"
 
@@ -34,7 +36,7 @@ def _declared() -> set[str]:
     def add(requirement: str) -> None:
         req = Requirement(requirement)
         name = canonicalize_name(req.name)
-        if name == "workbench":
+        if name == PROJECT:
             names.add(name)
             for dependency in project["dependencies"]:
                 add(dependency)
@@ -52,7 +54,7 @@ def _declared() -> set[str]:
     for line in (BINDER / "requirements.txt").read_text().splitlines():
         line = line.split("#")[0].strip()
         if line.startswith("."):  # the repository itself, with extras
-            line = "workbench" + line[1:]
+            line = PROJECT + line[1:]
         if line:
             add(line)
     return names
@@ -78,7 +80,7 @@ def test_binder_pins_python_and_installs_the_package_with_the_tutorial_extras():
         "repo2docker takes python-3.X (a patch version fails)"
     assert not (BINDER / "environment.yml").exists(), "it would win over requirements.txt"
     declared = _declared()
-    assert {"workbench", "dask", "ray", "ipywidgets", "matplotlib", "jupyterlab"} <= declared
+    assert {PROJECT, "dask", "ray", "ipywidgets", "matplotlib", "jupyterlab"} <= declared
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])

@@ -10,7 +10,8 @@ import time
 import pytest
 
 import workbench as wb
-from workbench import backends, capture
+from workbench import backends, worker
+from workbench.worker.task_api import MAX_OUTPUT
 from conftest import run
 
 
@@ -23,25 +24,25 @@ def interleaved(x):
 
 
 def test_tasks_in_threads_of_one_process_never_mix():
-    options = capture.TaskOptions(encode=False)
+    options = worker.TaskOptions(encode=False)
     results = {}
 
-    def worker(n):
+    def run_in_thread(n):
         tasks = [(i, 1) for i in range(n * 10, n * 10 + 10)]
-        results[n] = capture.execute(b"k", interleaved, tasks, [i for i, _ in tasks], options,
-                                     worker=f"thread-{n}")
+        results[n] = worker.run_chunk(interleaved, tasks, [i for i, _ in tasks], options,
+                                      worker=f"thread-{n}")
 
-    capture._functions[b"k"] = (interleaved, 0)
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    threads = [threading.Thread(target=run_in_thread, args=(n,)) for n in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    for n, (_, _, _, raws) in results.items():
-        for raw in raws:
-            index, output = raw[0], raw[4]
-            text = "".join(chunk for stream, chunk in output if stream == "stdout")
-            assert text == "".join(f"task {index} step {s}\n" for s in range(5))
+    assert sorted(results) == [0, 1, 2, 3]
+    for report in results.values():
+        assert len(report.records) == 10
+        for raw in report.records:
+            text = "".join(chunk for stream, chunk in raw.output if stream == "stdout")
+            assert text == "".join(f"task {raw.index} step {s}\n" for s in range(5))
 
 
 def test_dask_worker_with_four_threads_keeps_outputs_apart():
@@ -75,7 +76,7 @@ def test_output_is_capped_per_task_with_a_visible_marker(name):
     r = run(shout, [1], name)
     t = r.tasks[0]
     assert t.ok and t.value == 1
-    assert len(t.stdout) == capture.MAX_OUTPUT
+    assert len(t.stdout) == MAX_OUTPUT
     assert "never seen" not in t.text
     assert "[workbench: output truncated" in t.stderr
 

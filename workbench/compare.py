@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Sequence
 
 from . import backends as _backends
+from .api import start
+from .checks import ADDRESSED, prepare
 from .comparison import SHORT_TASK, Comparison, Row, same_results
-from .engine import ADDRESSED, execute, prepare
 from .errors import InputError
 from .plan import materialize
 from .views.format import same_text
@@ -50,7 +51,7 @@ def compare(fn: Callable[..., Any], items: Iterable[Any],
         settings if name in ADDRESSED else {**settings, "address": None})) for name in ordered}
     runs = {}
     for name in ordered:
-        runs[name] = execute(*prepared[name])
+        runs[name] = start(*prepared[name])
         if runs[name].state == "cancelled":  # Stop means stop, not "next backend"
             break
     return Comparison(runs, "serial")

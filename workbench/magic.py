@@ -19,7 +19,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class
 
 from .compare import compare
-from .engine import run as run_one
+from .api import run as run_one
 from .errors import BackendNotInstalled, InputError, Interrupted
 from .plan import materialize
 from .views import make_view

@@ -10,7 +10,7 @@ import time
 import zlib
 from typing import Any, Callable, NamedTuple
 
-from .capture import OK_PLAIN
+from .contract import OK_PLAIN, ChunkReport, RawError
 from .errors import InputError
 from .records import ERROR, OK, LogEntry, TaskError, TaskRecord, WarningEntry, make_record
 from .tracebacks import localize
@@ -46,7 +46,7 @@ def encode_function(fn: Callable[..., Any]) -> Encoded:
     key only if their pickles are identical and their buffers have the same sizes and
     checksums, so an array changed in place between runs gets a new key (a stale copy on a
     warm worker would have the same checksum by chance only, 1 in 2**32 per buffer).
-    :func:`workbench.capture.load_function` turns ``(pickle, buffers)`` back into the
+    :func:`workbench.worker.functions.load` turns ``(pickle, buffers)`` back into the
     function."""
     from .local_code import by_value, local_modules
 
@@ -212,19 +212,19 @@ def unpicklable_item_record(index: int, attempt: int, item: Any, reason: str) ->
                       error=TaskError("UnpicklableItem", message, ""))
 
 
-def decode_chunk(raws: list[tuple], worker: str, pid: int, host: str, submitted: float,
-                 received: float, encoded: bool, files: dict[str, str] | None = None
-                 ) -> tuple[list[TaskRecord], int, float]:
-    """Turn the raw records of one chunk (from :func:`workbench.capture.run_task`) into
-    :class:`TaskRecord` objects; also return how many of them have a duration and the sum of
-    those durations (what the planner observes). Tracebacks are shown against the caller's
-    sources (``files``: see :func:`encode_function` and :mod:`workbench.tracebacks`)."""
-    worker, host = sys.intern(worker), sys.intern(host)
+def decode_chunk(report: ChunkReport, submitted: float, received: float, encoded: bool,
+                 files: dict[str, str] | None = None) -> tuple[list[TaskRecord], int, float]:
+    """Turn the raw records of one chunk's report into :class:`TaskRecord` objects; also
+    return how many of them have a duration and the sum of those durations (what the planner
+    observes). Tracebacks are shown against the caller's sources (``files``: see
+    :func:`encode_function` and :mod:`workbench.tracebacks`)."""
+    worker, pid, host = sys.intern(report.worker), report.pid, sys.intern(report.host)
     loads = pickle.loads
     records = []
     append = records.append
     timed, busy = 0, 0.0
-    for index, status, value, err, output, logs, warns, start, end, attempt in raws:
+    # RawRecord's fields, unpacked (records travel as plain tuples: see RawRecord)
+    for index, status, value, err, output, logs, warns, start, end, attempt in report.records:
         error = None
         if err is None:
             if status == OK_PLAIN:  # a plain value that travelled unpickled
@@ -235,17 +235,10 @@ def decode_chunk(raws: list[tuple], worker: str, pid: int, host: str, submitted:
                 except Exception as exc:
                     status, value = ERROR, None
                     error = TaskError(
-                        "UnpicklableResult", f"the result of task {index} could not be loaded "
-                        f"in the caller: {type(exc).__name__}: {exc}", "")
+                        "UnpicklableResult", f"the result of task {index} could not be "
+                        f"loaded in the caller: {type(exc).__name__}: {exc}", "")
         else:
-            kind, message, text, exc_obj = err
-            text = localize(text, files or {})
-            if encoded and exc_obj is not None:
-                try:
-                    exc_obj = loads(exc_obj)
-                except Exception:
-                    exc_obj = None
-            error = TaskError(kind, message, text, exc_obj)
+            error = _decode_error(err, encoded, files)
         if start is not None and end is not None:
             timed += 1
             busy += end - start
@@ -255,3 +248,13 @@ def decode_chunk(raws: list[tuple], worker: str, pid: int, host: str, submitted:
             tuple([WarningEntry(*entry) for entry in warns]) if warns else (),
             start, end, submitted, received, worker, pid, host, attempt))
     return records, timed, busy
+
+
+def _decode_error(err: RawError, encoded: bool, files: dict[str, str] | None) -> TaskError:
+    exc_obj = err.exception
+    if encoded and exc_obj is not None:
+        try:
+            exc_obj = pickle.loads(exc_obj)
+        except Exception:
+            exc_obj = None
+    return TaskError(err.type, err.message, localize(err.traceback, files or {}), exc_obj)

@@ -1,8 +1,8 @@
 """The record of one task: what it returned or raised, what it printed, when and where it ran.
 
-Records are plain, frozen data. Workers send them as tuples of strings, numbers and bytes
-(see :mod:`workbench.capture`); the caller turns each tuple into a :class:`TaskRecord` and adds
-its own clock readings (``submitted``, ``received``).
+Records are plain, frozen data. Workers send them as :class:`~workbench.contract.RawRecord`
+tuples of strings, numbers and bytes; the caller turns each into a :class:`TaskRecord` and adds
+its own clock readings (``submitted``, ``received``) and where it ran.
 """
 
 from __future__ import annotations
@@ -10,14 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-OK = "ok"
-ERROR = "error"
-CANCELLED = "cancelled"
-LOST = "lost"
-STATUSES = (OK, ERROR, CANCELLED, LOST)
 
-#: Stream names used in :attr:`TaskRecord.output`.
-STDOUT, STDERR, LOG, WARNING = "stdout", "stderr", "log", "warning"
+from .contract import (CANCELLED, ERROR, LOG, LOST, OK, STATUSES, STDERR, STDOUT,  # noqa: F401
+                       WARNING)
 
 
 @dataclass(frozen=True, slots=True)

@@ -242,14 +242,15 @@ class Run:
         """A new Run of the failed, lost and cancelled tasks only, with the same function and
         settings (override any with keyword arguments). Task indices and seeds are kept, so
         ``new.logs[i]`` is the new log of the same item ``i``."""
-        from .engine import execute, rerun_settings
+        from .api import start
+        from .checks import rerun_settings
 
         again = rerun_settings(self.spec.settings, settings)
         failed = {i: self.spec.items[i] for i in self.indices
                   if self._records.get(i) is None or self._records[i].status != OK}
         if "view" not in settings and not isinstance(again.get("view"), str):
             again["view"] = "auto"  # a panel belongs to its own run: the rerun gets its own
-        return execute(self.spec.fn, failed, again)
+        return start(self.spec.fn, failed, again)
 
     # ----------------------------------------------------------------- plots
     def plot_timeline(self) -> Any:

@@ -46,7 +46,7 @@ def backend_class(name: Any) -> type[Backend]:
     if missing:
         raise BackendNotInstalled(
             f"backend {name!r} needs {' and '.join(missing)}, which is not installed: "
-            f'pip install "workbench[{cls.extra or name}]"')
+            f'pip install "parallel-workbench[{cls.extra or name}]"')
     return cls
 
 

@@ -12,7 +12,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..capture import TaskOptions
+from ..contract import DIED, FAILED, STOPPED, TIMEOUT, Loss, Outcome
+from ..worker.runner import TaskOptions
+
+__all__ = ["Backend", "BackendSpec", "Chunk", "Outcome", "Loss", "TIMEOUT_GRACE", "timeout_loss",
+           "lost_cause"]
 
 
 #: Seconds :meth:`Backend.watched_processes` keeps its list of processes.
@@ -69,22 +73,34 @@ class Chunk:
     submitted: float = 0.0
 
 
-@dataclass
-class Outcome:
-    """What a backend reports about one chunk.
+#: Seconds past a run's per-task ``timeout`` that a task which has not stopped (stuck in a C
+#: call the TaskTimeout cannot interrupt) gets before its worker is killed or restarted, on the
+#: backends that can (:attr:`Backend.stops_stuck_tasks`).
+TIMEOUT_GRACE = 2.0
 
-    ``result`` is ``(worker, pid, host, raw records)`` for the records that arrived (possibly
-    only some of the chunk's when the backend streams). ``done`` says the chunk is over; if it
-    is over because its worker died or the backend failed, ``lost`` says why, and
-    ``started`` whether the chunk had begun to run (a chunk that was only queued on a dead
-    worker is simply sent again; ``None``: the backend cannot tell).
-    """
 
-    chunk_id: int
-    result: tuple | None = None
-    done: bool = True
-    lost: str | None = None
-    started: bool | None = True
+def timeout_loss(limit: float, action: str) -> Loss:
+    """The loss of a chunk whose task ran past ``limit`` and whose worker was therefore
+    ``action`` ("killed", "restarted")."""
+    return Loss(TIMEOUT, f"ran past the timeout of {limit:g} s and did not stop (stuck outside "
+                         f"Python?); its worker was {action}", True)
+
+
+def lost_cause(exc: BaseException, backend: str, died: tuple[str, ...],
+               started: bool | None) -> Loss:
+    """Why a chunk whose future or object reference raised ``exc`` ended: cancelled, its
+    worker died (an exception class named in ``died``), or the backend failed to run it.
+    ``started``: what the backend knows of a chunk whose worker died (see
+    :class:`~workbench.contract.Loss`)."""
+    name = type(exc).__name__
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    if "Cancelled" in name:
+        return Loss(STOPPED, "cancelled", started)
+    if name in died:
+        return Loss(DIED, f"worker died ({backend} {name}{': ' + first if first else ''})",
+                    started)
+    return Loss(FAILED, f"{backend} failed to run the chunk: {name}: {first}", started)
 
 
 class Backend(ABC):
@@ -96,6 +112,9 @@ class Backend(ABC):
     * ``streams``: reports records of a chunk before the whole chunk is done.
     * ``prefetch``: chunks to keep in flight per worker to hide the round-trip.
     * ``chunk_target``: seconds of work per chunk that make its overhead negligible.
+    * ``stops_stuck_tasks``: a task stuck past its timeout in a C call (which the
+      TaskTimeout cannot interrupt) has its worker killed or restarted, after
+      :data:`TIMEOUT_GRACE`; elsewhere it runs on until it returns.
     * ``chunk_floor``: seconds of work below which ``chunksize="auto"`` does not shrink a
       chunk near the end of a run (see :class:`workbench.plan.Planner`): about what a chunk's
       round trip costs, so tiny items are not sent a few at a time.
@@ -106,6 +125,7 @@ class Backend(ABC):
     prefetch: ClassVar[int] = 2
     chunk_target: ClassVar[float] = 0.1
     chunk_floor: ClassVar[float] = 0.0
+    stops_stuck_tasks: ClassVar[bool] = False
     requires: ClassVar[tuple[str, ...]] = ()
     extra: ClassVar[str | None] = None
 
@@ -184,7 +204,3 @@ class Backend(ABC):
     def dashboard(self) -> str | None:
         """URL of the backend's own dashboard, if it has one running."""
         return None
-
-    def describe(self) -> str:
-        where = f" at {self.spec.address}" if self.spec.address else ""
-        return f"{self.spec.name} ({self.workers} workers{where})"

@@ -19,11 +19,12 @@ import queue
 import time
 from typing import Any
 
-from .. import capture
+from ..contract import Outcome
 from ..errors import BackendError
 from ..payload import as_array, function_size, raw_view
+from ..worker import run_chunk, timeouts
 from . import addresses
-from .base import Backend, Chunk, Outcome
+from .base import TIMEOUT_GRACE, Backend, Chunk, lost_cause, timeout_loss
 
 #: Seconds to wait for an existing scheduler given by ``address=``.
 CONNECT_TIMEOUT = 10.0
@@ -36,17 +37,13 @@ _HINT = ("start one with `dask scheduler`, which prints its address (tcp://HOST:
 def _run_chunk(key, blob, tasks, items, options):  # noqa: ANN001 - runs on a Dask worker
     from distributed import get_worker
 
-    if isinstance(tasks, bytes):
-        tasks = pickle.loads(tasks)
-    return capture.execute(key, blob, tasks, items, options, worker=str(get_worker().address))
+    return run_chunk((key, blob), tasks, items, options, worker=str(get_worker().address))
 
 
 def _overdue_here(grace: float) -> list[int]:  # runs on each Dask worker through client.run
-    return capture.overdue(grace)
+    return timeouts.overdue(grace)
 
 
-#: Seconds past a per-task timeout after which a task stuck in C has its worker restarted.
-TIMEOUT_GRACE = 2.0
 #: Seconds between two checks for such tasks (only while timed chunks are in flight).
 WATCH_EVERY = 1.0
 #: Seconds a worker restart (and the check for stuck tasks) may take before the chunk it held
@@ -60,6 +57,7 @@ class DaskBackend(Backend):
     prefetch = 2
     chunk_target = 0.2
     chunk_floor = 0.05
+    stops_stuck_tasks = True
 
     def __init__(self, spec):
         super().__init__(spec)
@@ -190,8 +188,7 @@ class DaskBackend(Backend):
                     self._client.cancel([future], force=True)
                 except Exception:  # noqa: BLE001 - already gone
                     pass
-                outcomes.append(Outcome(chunk_id, None, lost=_timeout_cause(limit),
-                                        started=None))
+                outcomes.append(Outcome(chunk_id, None, loss=timeout_loss(limit, "restarted")))
         return outcomes
 
     def submit(self, chunk: Chunk) -> None:
@@ -234,10 +231,10 @@ class DaskBackend(Backend):
                 outcomes.append(Outcome(chunk_id, future.result(timeout=30)))
             except Exception as exc:  # noqa: BLE001 - worker died, cancelled, data lost
                 # Dask fails every task that was on a dying worker, not only the culprit
-                cause = _cause(exc)
+                loss = lost_cause(exc, "Dask", ("KilledWorker",), started=None)
                 if chunk_id in self._killed:
-                    cause = _timeout_cause(self._killed.pop(chunk_id)[0])
-                outcomes.append(Outcome(chunk_id, None, lost=cause, started=None))
+                    loss = timeout_loss(self._killed.pop(chunk_id)[0], "restarted")
+                outcomes.append(Outcome(chunk_id, None, loss=loss))
         return outcomes + self._given_up()
 
     def cancel(self, chunk_ids: list[int]) -> None:
@@ -255,17 +252,3 @@ class DaskBackend(Backend):
             client.close()
         if cluster is not None:  # only a cluster we started: never an existing scheduler
             cluster.close()
-
-
-def _timeout_cause(limit: float) -> str:
-    return (f"timeout: ran past the timeout of {limit:g} s and did not stop (stuck outside "
-            "Python?); its worker was restarted")
-
-
-def _cause(exc: BaseException) -> str:
-    name = type(exc).__name__
-    if "Cancelled" in name:
-        return "cancelled"
-    if name == "KilledWorker":
-        return f"worker died (Dask KilledWorker: {exc})"
-    return f"Dask failed to run the chunk: {name}: {exc}"

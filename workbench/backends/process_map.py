@@ -5,10 +5,7 @@ which worker runs which chunk: records stream back while a chunk runs, a dead wo
 chunk it held and is replaced (the pool never turns "broken"), and a chunk that must stop is
 asked to, then its worker is killed and replaced if it does not.
 
-Each worker has its own duplex pipe. A reader thread in the worker empties the pipe at once, so
-the caller never blocks sending a large chunk to a busy worker. Workers ignore SIGINT (Jupyter's
-"Interrupt kernel" signals the whole process group); the caller decides what stops. A worker
-whose caller disappears sees its pipe close and exits.
+Each worker has its own duplex pipe (the worker's side is :mod:`.process_worker`).
 
 The default start method is ``forkserver`` where the platform has it (the default from Python
 3.14), else ``spawn``: forking a threaded kernel can deadlock. ``fork`` is available through
@@ -30,16 +27,14 @@ import time
 from collections import deque
 from typing import Any, Iterator
 
-from .. import capture
+from ..contract import DIED, STOPPED, Loss
 from ..payload import function_size, raw_view
-from .base import Backend, Chunk, Outcome
+from ..worker import functions
+from . import process_worker
+from .base import TIMEOUT_GRACE, Backend, Chunk, Outcome, timeout_loss
 
 #: Seconds a cancelled chunk may take to stop by itself before its worker is killed.
 CANCEL_GRACE = 1.0
-#: Seconds past a run's per-task ``timeout`` that a silent worker gets before it is killed
-#: (a task stuck in C code that never returns to Python cannot be interrupted otherwise).
-TIMEOUT_GRACE = 2.0
-TIMEOUT_CAUSE = "timeout"
 _START_TIMEOUT = 60.0
 
 
@@ -60,79 +55,6 @@ def _describe_exit(code: int | None) -> str:
     return f"worker died: exit code {code}"
 
 
-# --------------------------------------------------------------------------- in the worker
-#: What numpy's BLAS, OpenMP and friends read for their thread count.
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                    "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
-
-
-def _cap_threads(threads: int) -> None:
-    """Workers x threads must not exceed the cores: cap the math libraries' thread pools
-    (unless the user set them). Read when those libraries load, i.e. after this in spawned and
-    forkserver workers; a forked worker that inherited loaded ones is capped live if
-    threadpoolctl is installed."""
-    for variable in THREAD_VARIABLES:
-        os.environ.setdefault(variable, str(threads))
-    if "numpy" in sys.modules:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            return
-        threadpool_limits(int(os.environ["OMP_NUM_THREADS"]))
-
-
-def _worker_main(conn: multiprocessing.connection.Connection, name: str,
-                 threads: int = 1) -> None:
-    """Entry point of a worker process."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _cap_threads(threads)
-    inbox: queue.SimpleQueue = queue.SimpleQueue()
-    cancelled: set[int] = set()
-
-    def read() -> None:
-        while True:
-            try:
-                message = conn.recv()
-                if message[0] == "run" and message[3] is not None:
-                    # a function's large buffers follow, one raw message each, read
-                    # straight into writable memory (no pickling, no extra copy)
-                    main, sizes = message[3]
-                    buffers = []
-                    for size in sizes:
-                        buffer = bytearray(size)
-                        if size:
-                            conn.recv_bytes_into(buffer)
-                        else:
-                            conn.recv_bytes()
-                        buffers.append(buffer)
-                    message = (*message[:3], (main, buffers), *message[4:])
-            except (EOFError, OSError):
-                os._exit(0)  # the caller is gone: nobody will read our results
-            if message[0] == "cancel":
-                cancelled.update(message[1])
-            else:
-                inbox.put(message)
-
-    threading.Thread(target=read, name="workbench-reader", daemon=True).start()
-    conn.send(("ready", os.getpid()))
-    while True:
-        message = inbox.get()
-        if message[0] == "stop":
-            return
-        _, chunk_id, key, blob, forget, tasks, items, options = message
-        capture.forget_functions(forget)
-        if chunk_id in cancelled:
-            cancelled.discard(chunk_id)
-            conn.send(("done", chunk_id, (name, os.getpid(), capture.HOST, [])))
-            continue
-        result = capture.execute(
-            key, blob, tasks, items, options, worker=name,
-            emit=lambda batch: conn.send(("part", chunk_id, batch)),
-            stop=lambda: chunk_id in cancelled)
-        cancelled.discard(chunk_id)
-        conn.send(("done", chunk_id, result))
-
-
 # --------------------------------------------------------------------------- in the caller
 class _Worker:
     __slots__ = ("slot", "name", "process", "conn", "keys", "chunks", "kill_at", "limits",
@@ -143,7 +65,7 @@ class _Worker:
         self.name = name
         self.process = process
         self.conn = conn
-        self.keys: dict[bytes, int] = {}  # functions this worker holds -> pickle size
+        self.keys = functions.mirror()  # the functions this worker holds
         self.chunks: deque[int] = deque()  # chunk ids sent, in order
         self.kill_at: float | None = None  # deadline of a cancel request
         self.limits: dict[int, float | None] = {}  # chunk id -> the run's per-task timeout
@@ -152,6 +74,7 @@ class _Worker:
 
 class ProcessMapBackend(Backend):
     streams = True
+    stops_stuck_tasks = True
     prefetch = 2
     chunk_target = 0.1
     chunk_floor = 0.005
@@ -167,7 +90,7 @@ class ProcessMapBackend(Backend):
         self._ctx = multiprocessing.get_context(method)
         if method == "forkserver":
             # Forks from the server then start with workbench already imported.
-            self._ctx.set_forkserver_preload(["workbench.backends.process_map"])
+            self._ctx.set_forkserver_preload(["workbench.backends.process_worker"])
         self._workers: list[_Worker] = []
         self._functions: dict[bytes, bytes] = {}
         self._stash: list[Outcome] = []  # news found outside poll(), reported by the next one
@@ -191,7 +114,7 @@ class ProcessMapBackend(Backend):
         name = f"proc-{slot}"
         threads = self.spec.option("threads_per_worker",
                                    max(1, (os.cpu_count() or 1) // self._n))
-        process = self._ctx.Process(target=_worker_main, args=(child, name, threads),
+        process = self._ctx.Process(target=process_worker.main, args=(child, name, threads),
                                     name=f"workbench-{name}", daemon=False)
         with _without_main_script():
             process.start()
@@ -256,9 +179,9 @@ class ProcessMapBackend(Backend):
         for _ in range(3):
             w = min(self._workers, key=lambda w: len(w.chunks))
             blob, forget, head = None, [], None
-            if chunk.key not in w.keys:
+            if chunk.key not in w.keys:  # (a worker that dies meanwhile is replaced, mirror too)
                 blob = self._functions[chunk.key]
-                forget = _make_room(w.keys, function_size(blob))
+                forget = w.keys.add(chunk.key, None, function_size(blob))
                 main, buffers = blob
                 views = [raw_view(b) for b in buffers]
                 head = (main, [v.nbytes for v in views])
@@ -272,8 +195,6 @@ class ProcessMapBackend(Backend):
                 # it died since the last poll: report its chunks next poll, use a new one
                 self._stash += self._lose(w)
                 continue
-            w.keys[chunk.key] = (function_size(blob) if blob is not None
-                                 else w.keys[chunk.key])
             if not w.chunks:
                 w.quiet_since = time.monotonic()
             w.chunks.append(chunk.id)
@@ -296,12 +217,10 @@ class ProcessMapBackend(Backend):
             if not w.process.is_alive():
                 outcomes += self._lose(w)
             elif w.kill_at is not None and time.monotonic() > w.kill_at:
-                outcomes += self._lose(w, "stopped: the worker did not stop in time and was "
-                                          "killed")
+                outcomes += self._lose(w, Loss(STOPPED, "stopped: the worker did not stop in "
+                                                        "time and was killed", True))
             elif w.chunks and self._hung(w):
-                outcomes += self._lose(w, f"{TIMEOUT_CAUSE}: ran past the timeout of "
-                                          f"{w.limits[w.chunks[0]]:g} s and did not stop (stuck "
-                                          "outside Python?); its worker was killed")
+                outcomes += self._lose(w, timeout_loss(w.limits[w.chunks[0]], "killed"))
         return outcomes
 
     @staticmethod
@@ -326,16 +245,17 @@ class ProcessMapBackend(Backend):
             pass  # the worker died; _lose() reports its chunks
         return outcomes
 
-    def _lose(self, w: _Worker, cause: str | None = None) -> list[Outcome]:
-        """``w`` died, or was killed for ``cause`` (it would not stop when cancelled, or a
-        task hung past its timeout): its chunks are over; replace it."""
-        if cause is None:
+    def _lose(self, w: _Worker, loss: Loss | None = None) -> list[Outcome]:
+        """``w`` died, or was killed for ``loss`` (it would not stop when cancelled, or a
+        task hung past its timeout): its chunks are over; replace it. Only its first chunk
+        had started: the others waited in its queue."""
+        if loss is None:
             w.process.join(2)  # it is exiting: wait for its exit code
-            cause = _describe_exit(w.process.exitcode)
+            loss = Loss(DIED, _describe_exit(w.process.exitcode), True)
         # what it sent before it died is still in the pipe: a finished chunk is not lost
         early = self._receive(w)
-        outcomes = early + [Outcome(chunk_id, None, done=True, lost=cause, started=n == 0)
-                    for n, chunk_id in enumerate(w.chunks)]
+        outcomes = early + [Outcome(chunk_id, None, done=True, loss=loss._replace(started=n == 0))
+                            for n, chunk_id in enumerate(w.chunks)]
         w.chunks.clear()
         self._replace(w)
         return outcomes
@@ -373,19 +293,6 @@ def _without_main_script() -> Iterator[None]:
         yield
     finally:
         main.__file__ = path
-
-
-def _make_room(held: dict[bytes, int], size: int) -> list[bytes]:
-    """Keys a worker must drop before it takes a new function of ``size`` bytes. The caller
-    decides (within the worker's own cache limits), so it always knows what each worker holds
-    and sends every function, with its shared objects, to each worker once."""
-    forget = []
-    while held and (len(held) >= capture.CACHE_FUNCTIONS // 2
-                    or sum(held.values()) + size > capture.CACHE_BYTES // 2):
-        key = next(iter(held))
-        del held[key]
-        forget.append(key)
-    return forget
 
 
 def _start_error(message: str):

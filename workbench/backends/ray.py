@@ -20,11 +20,12 @@ import threading
 import uuid
 from typing import Any, Iterator
 
-from .. import capture
+from ..contract import Outcome
 from ..errors import BackendError
 from ..payload import as_array, function_size
-from . import addresses
-from .base import Backend, Chunk, Outcome
+from ..worker import functions, run_chunk
+from . import addresses, ray_node
+from .base import Backend, Chunk, lost_cause
 
 
 #: Functions (with their shared objects) kept in the object store for later runs, and bytes.
@@ -36,9 +37,9 @@ def _run_chunk(key, blob, tasks, items, options):  # noqa: ANN001 - runs in a Ra
     import ray
 
     if isinstance(blob, list):  # [ObjectRef]: fetched only by a worker that lacks it
-        blob = None if capture.has_function(key) else ray.get(blob[0])
+        blob = None if functions.has(key) else ray.get(blob[0])
     worker = "ray-" + ray.get_runtime_context().get_worker_id()[:8]
-    return capture.execute(key, blob, tasks, items, options, worker=worker)
+    return run_chunk((key, blob), tasks, items, options, worker=worker)
 
 
 class RayBackend(Backend):
@@ -55,7 +56,7 @@ class RayBackend(Backend):
         self._owned = False
         self._refs: dict[int, Any] = {}
         self._function: Any = None
-        self._puts: dict[bytes, tuple[Any, int]] = {}  # key -> (ObjectRef, bytes), oldest first
+        self._puts = functions.FunctionCache(PUT_KEEP, PUT_BYTES)  # key -> ObjectRef
         self._marker = uuid.uuid4().hex  # in the environment of every process of our node
         self._keeper: threading.Event | None = None  # ends the thread that started Ray
 
@@ -76,16 +77,16 @@ class RayBackend(Backend):
                 configure_logging=True)
             if self.spec.address is not None:
                 kwargs["address"] = self.spec.address
-                _offer_cluster_token()
+                ray_node.offer_cluster_token()
             else:
                 kwargs.update(num_cpus=self._n, _node_ip_address="127.0.0.1")
                 if kwargs["include_dashboard"]:
                     kwargs["dashboard_host"] = "127.0.0.1"
             try:
-                with _local_node_env(self.spec.address is None, self._marker):
-                    self._keeper = _init(ray, kwargs)
+                with ray_node.local_node_env(self.spec.address is None, self._marker):
+                    self._keeper = ray_node.init(ray, kwargs)
             except BaseException as exc:
-                _stop_partial_start(ray)  # a start that failed half-way leaves processes
+                ray_node.stop_partial_start(ray)  # a start that failed half-way leaves processes
                 if not isinstance(exc, Exception):
                     raise  # Ctrl-C during the start
                 where = f"at {self.spec.address}" if self.spec.address else "locally"
@@ -118,16 +119,12 @@ class RayBackend(Backend):
         # Put once, and kept for the next runs that share the same function (same key)
         # again: the last PUT_KEEP functions, up to PUT_BYTES. The buffers go in as numpy
         # views (Ray stores arrays without pickling them).
-        entry = self._puts.pop(key, None)
-        if entry is None:
+        ref = self._puts.get(key)
+        if ref is None:
             main, buffers = function
-            entry = (self._ray.put((main, [as_array(b) for b in buffers])),
-                     function_size(function))
-        self._puts[key] = entry  # the most recent last
-        while len(self._puts) > 1 and (len(self._puts) > PUT_KEEP or sum(
-                size for _, size in self._puts.values()) > PUT_BYTES):
-            self._puts.pop(next(iter(self._puts)))
-        self._function = (key, entry[0])
+            ref = self._ray.put((main, [as_array(b) for b in buffers]))
+        self._puts.add(key, ref, function_size(function))  # the most recent last
+        self._function = (key, ref)
 
     def submit(self, chunk: Chunk) -> None:
         key, blob_ref = self._function
@@ -153,7 +150,7 @@ class RayBackend(Backend):
             try:
                 outcomes.append(Outcome(chunk_id, ray.get(ref)))
             except Exception as exc:  # noqa: BLE001 - worker died, cancelled, ...
-                outcomes.append(Outcome(chunk_id, None, lost=_cause(exc)))
+                outcomes.append(Outcome(chunk_id, None, loss=lost_cause(exc, "Ray", _DIED, started=True)))
         return outcomes
 
     def cancel(self, chunk_ids: list[int]) -> None:
@@ -171,10 +168,10 @@ class RayBackend(Backend):
         self._puts.clear()
         if self._owned and self._ray is not None and self._ray.is_initialized():
             started = self.processes()
-            reaper = _standby_reaper(started, self._marker)
+            reaper = ray_node.standby_reaper(started, self._marker)
             try:
                 self._ray.shutdown()
-                _reap(started, self._marker)
+                ray_node.reap(started, self._marker)
             finally:
                 reaper.kill()  # we lived to do it ourselves
                 reaper.wait()
@@ -185,146 +182,7 @@ class RayBackend(Backend):
         self._started = False
 
 
-def _init(ray: Any, kwargs: dict[str, Any]) -> threading.Event | None:
-    """``ray.init(**kwargs)``. Off the main thread it runs in a thread of its own that lives
-    until the returned event is set: Ray starts its GCS and raylet with a parent-death signal,
-    which Linux sends when the *thread* that started them ends, so a node started from a
-    short-lived thread (a second thread's run, a thread pool) died with that thread."""
-    if threading.current_thread() is threading.main_thread():
-        ray.init(**kwargs)
-        return None
-    started, stop, failure = threading.Event(), threading.Event(), []
-
-    def keep() -> None:
-        try:
-            ray.init(**kwargs)
-        except BaseException as exc:  # noqa: BLE001 - raised in the caller below
-            failure.append(exc)
-        finally:
-            started.set()
-        stop.wait()
-
-    threading.Thread(target=keep, name="workbench-ray-node", daemon=True).start()
-    started.wait()
-    if failure:
-        stop.set()
-        raise failure[0]
-    return stop
-
-
-def _offer_cluster_token() -> None:
-    """A head started with ``ray start --head`` on a machine that has a Ray token (every
-    local ``ray.init`` writes ``~/.ray/auth_token``) demands it, but a client given an address
-    sends it only in token mode: turn that on when a token exists and nobody chose a mode."""
-    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
-    if "RAY_AUTH_MODE" not in os.environ and (os.environ.get("RAY_AUTH_TOKEN")
-                                              or os.path.exists(path)):
-        os.environ["RAY_AUTH_MODE"] = "token"
-
-
-def _stop_partial_start(ray: Any) -> None:
-    """Stop whatever a failed ``ray.init`` started (GCS, raylet, dashboard, log monitor)."""
-    try:
-        ray.shutdown()
-    except Exception:  # noqa: BLE001 - nothing was started
-        pass
-    try:
-        from ray._private import worker as ray_worker
-
-        node = getattr(ray_worker._global_node, "kill_all_processes", None)
-        if node is not None:
-            node(check_alive=False, allow_graceful=False)
-    except Exception:  # noqa: BLE001 - private API; best effort
-        pass
-
-
-@contextlib.contextmanager
-def _local_node_env(local: bool, marker: str) -> Iterator[None]:
-    """The environment a local node starts with, inherited by every process it starts (the
-    raylet passes it on to workers and agents). ``PYTHONPATH`` lets local Ray workers import
-    what the caller can (as process pools and Dask's spawned workers do); a marker lets
-    :func:`_reap` find every one of them at shutdown."""
-    if not local:
-        yield
-        return
-    paths = [p or os.getcwd() for p in sys.path]
-    changes = {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths)), MARKER: marker}
-    saved = {name: os.environ.get(name) for name in changes}
-    os.environ.update(changes)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-#: Environment variable that marks the processes of a local Ray node workbench started.
-MARKER = "WORKBENCH_RAY_NODE"
-#: Seconds the node's processes get to exit after ``ray.shutdown()`` before they are killed.
-REAP_GRACE = 2.0
-
-
-#: Run by :func:`_standby_reaper` in a process of its own (stdlib and psutil only).
-_REAPER = """
-import os, sys, time, psutil
-parent, marker = int(sys.argv[1]), sys.argv[2]
-while os.getppid() == parent:  # until the process that shuts Ray down is gone
-    time.sleep(0.1)
-for p in psutil.process_iter():
-    try:
-        if (f"{p.pid}:{p.create_time()}" in sys.argv[3:]
-                or p.environ().get("%s") == marker):
-            p.kill()
-    except psutil.Error:
-        pass
-""" % MARKER
-
-
-def _standby_reaper(started: list[Any], marker: str) -> Any:
-    """A small process that does :func:`_reap`'s work if this one dies first: the driver's
-    Ray core ends its own process when the raylet's store goes away before it has let go
-    (seen at a kernel's exit, in ``ray.shutdown()``), and a worker the raylet was still
-    starting then outlived everything, retrying for a minute."""
-    import subprocess
-
-    ids = []
-    for p in started:
-        with contextlib.suppress(Exception):
-            ids.append(f"{p.pid}:{p.create_time()}")
-    return subprocess.Popen([sys.executable, "-c", _REAPER, str(os.getpid()), marker, *ids],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-def _reap(started: list[Any], marker: str) -> None:
-    """Make sure no process of our local node outlives its shutdown. ``ray.shutdown()`` stops
-    the processes the driver started, but the raylet's children (its agents, and a worker it
-    was still starting, which has no connection to notice the raylet's end yet) are left to
-    notice by themselves, which on a loaded machine took longer than a closing kernel has."""
-    import psutil
-
-    alive = [p for p in started if p.pid != os.getpid()]
-    _, alive = psutil.wait_procs(alive, timeout=REAP_GRACE)
-    for p in psutil.process_iter():
-        if p.pid == os.getpid() or p in alive:
-            continue
-        with contextlib.suppress(psutil.Error):
-            if p.environ().get(MARKER) == marker:
-                alive.append(p)
-    for p in alive:
-        with contextlib.suppress(psutil.Error):
-            p.kill()
-    psutil.wait_procs(alive, timeout=5)
-
-
-def _cause(exc: BaseException) -> str:
-    name = type(exc).__name__
-    if "Cancelled" in name:
-        return "cancelled"
-    if "WorkerCrashed" in name or "ActorDied" in name or "NodeDied" in name:
-        return f"worker died (Ray {name})"
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"Ray failed to run the chunk: {name}: {first}"
+#: Ray's exceptions for a task whose worker process, actor or node died (the OOM killer's
+#: included). Ray hands a task to a worker only to run it: such a chunk had started.
+_DIED = ("WorkerCrashedError", "ActorDiedError", "NodeDiedError", "OutOfMemoryError",
+         "LocalRayletDiedError")

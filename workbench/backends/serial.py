@@ -1,15 +1,16 @@
-"""``serial``: every task in the calling process, one after another, with the same capture as
-the parallel backends. The reference every other backend is compared against."""
+"""``serial``: every task in the calling process, one after another, through the same
+:func:`workbench.worker.run_chunk` as the parallel backends (nothing pickled). The reference every other backend is compared against."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections import deque
+from itertools import islice
 from typing import Any, Callable
 
-from .. import capture
-from .base import Backend, Chunk, Outcome
+from ..contract import ChunkReport, Outcome
+from ..worker import run_chunk
+from .base import Backend, Chunk
 
 
 class SerialBackend(Backend):
@@ -49,22 +50,20 @@ class SerialBackend(Backend):
         chunk = self._queue[0]
         position = self._positions.get(chunk.id, 0)
         deadline = time.monotonic() + timeout
-        capture.install_capture(chunk.options.capture_level)
-        try:
-            fn = self._functions[chunk.key]
-            pid = os.getpid()
-            while position < len(chunk.tasks):
-                (index, attempt), item = chunk.tasks[position], chunk.items[position]
-                raw = capture.run_task(fn, index, attempt, item, chunk.options)
-                position += 1
-                self._positions[chunk.id] = position
-                self._reported.append(Outcome(chunk.id, ("main", pid, capture.HOST, [raw]),
-                                              done=False))
-                if time.monotonic() > deadline:
-                    break
-        finally:
-            capture.uninstall_capture()
-        if position == len(chunk.tasks):
+        ran = [0]
+
+        def keep(report: ChunkReport) -> None:
+            ran[0] += len(report.records)
+            self._positions[chunk.id] = position + ran[0]
+            self._reported.append(Outcome(chunk.id, report, done=False))
+
+        def enough() -> bool:
+            return ran[0] > 0 and time.monotonic() > deadline
+
+        run_chunk(self._functions[chunk.key], islice(chunk.tasks, position, None),
+                  islice(chunk.items, position, None), chunk.options, "main", emit=keep,
+                  stop=enough, flush_every=0)
+        if self._positions.get(chunk.id, position) == len(chunk.tasks):
             self._queue.popleft()
             del self._positions[chunk.id]
             self._reported.append(Outcome(chunk.id, None, done=True))

@@ -12,7 +12,7 @@ import ipywidgets as w
 
 from ..compare import compare
 from ..comparison import Comparison
-from ..engine import run as run_one
+from ..api import run as run_one
 from ..errors import BackendError, BackendNotInstalled, InputError
 from ..payload import function_name
 from ..plan import materialize

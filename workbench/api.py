@@ -1,0 +1,61 @@
+"""The public entry point :func:`run`: check the input (:mod:`workbench.checks`), choose the
+view (:mod:`workbench.views`), and run (:mod:`workbench.engine`)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Sequence
+
+from .checks import prepare
+from .config import NOT_GIVEN
+from .engine import execute
+from .events import Observer
+from .run import Run
+
+
+def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVEN,
+        workers: int | None = NOT_GIVEN, chunksize: int | str = NOT_GIVEN,
+        star: bool = False, shared: dict[str, Any] | None = None,
+        seed: int | None = NOT_GIVEN, retries: int = NOT_GIVEN,
+        timeout: float | None = NOT_GIVEN,
+        address: str | None = NOT_GIVEN, backend_options: dict[str, Any] | None = NOT_GIVEN,
+        view: Any = NOT_GIVEN, observers: Sequence[Observer] = ()) -> Run:
+    """Run ``fn`` on every item and return a :class:`Run` with one record per item.
+
+    Parameters
+    ----------
+    fn : the function; called as ``fn(item)`` (or ``fn(*item)`` with ``star=True``).
+    items : any finite iterable: list, range, generator, numpy array, pandas Series, ...
+    backend : ``"serial"`` (default), ``"process_map"``, ``"dask"`` or ``"ray"``.
+    workers : tasks at once; ``None`` means all cores (or the cluster's workers).
+    chunksize : items sent together; ``"auto"`` sizes chunks from measured task durations.
+    star : call ``fn(*item)``, for items that are argument tuples.
+    shared : objects every task needs, passed as keyword arguments: ``fn(item, **shared)``.
+        Each worker receives them once per run (a large array or model is not pickled with
+        every task). A large global or closure variable of ``fn`` travels the same way.
+    seed : root of the per-task seeds read by :func:`workbench.task_rng` (``None``: fresh).
+    retries : re-run a task that failed or whose worker died up to this many times.
+    timeout : seconds a task may run; past it the task fails with ``TaskTimeout`` and the
+        others go on.
+    address : connect to an existing Dask scheduler or Ray cluster instead of starting one.
+    backend_options : backend specific settings, e.g. ``{"start_method": "spawn"}`` for
+        ``process_map`` or ``{"dashboard": True}`` for ``ray``.
+    view : ``"auto"``, ``"text"`` (a tqdm bar), ``"none"``, or an observer callable.
+    observers : more callables that receive the run's events.
+
+    Examples
+    --------
+    >>> run = workbench.run(str.upper, ["a", "b"], backend="process_map", workers=2)
+    >>> run.results
+    ['A', 'B']
+    """
+    return start(*prepare(
+        fn, items, backend=backend, workers=workers, chunksize=chunksize, star=star,
+        shared=shared, seed=seed, retries=retries, timeout=timeout, address=address,
+        backend_options=backend_options, view=view, observers=observers))
+
+
+def start(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, Any]) -> Run:
+    """Run what :func:`~workbench.checks.prepare` checked, with the view its settings name."""
+    from .views import make_view
+
+    return execute(fn, items, settings, [make_view(settings["view"])])

@@ -1,0 +1,255 @@
+"""One run's dispatch loop: keep chunks in flight, turn what comes back into records, decide
+what a lost chunk means, retry, and stop cleanly. It runs in the caller's thread."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any, Callable
+
+from .backends import Backend, Chunk
+from .contract import STOPPED, TIMEOUT, Loss, Outcome
+from .errors import Interrupted
+from .events import RunFinished, TasksFinished
+from .payload import Encoded, decode_chunk, encode_items, unpicklable_item_record
+from .plan import Planner
+from .records import CANCELLED, ERROR, LOST, TaskError, TaskRecord
+from .sigint import SigintGuard
+from .worker import TaskOptions
+
+#: Longest the loop waits for news before checking for a cancel request.
+POLL_INTERVAL = 0.1
+#: Longest a cancelled run waits for its running chunks to report.
+CANCEL_TIMEOUT = 5.0
+#: Errors that a retry cannot fix.
+NOT_RETRIED = ("UnpicklableItem",)
+
+#: Chunk ids are unique in the process, so a late message about a chunk of an earlier run can
+#: never be taken for one of this run.
+_chunk_ids = itertools.count()
+
+Task = tuple[int, int]  # (index, attempt)
+
+
+class Loop:
+    """Runs ``result``'s items on ``backend`` and keeps every record in ``result``."""
+
+    def __init__(self, result: Any, backend: Backend, encoded: Encoded,
+                 items: dict[int, Any], settings: dict[str, Any],
+                 notify: Callable[[Any], None]):
+        self.run, self.backend, self.items, self.notify = result, backend, items, notify
+        self.key = encoded.key
+        self.files = encoded.files  # where the code sent by value came from (tracebacks)
+        self.by_value = encoded.by_value  # modules the items must be pickled with, by value
+        self.retries = settings["retries"]
+        self.options = TaskOptions(star=settings["star"], seed=settings["seed"],
+                                   encode=not backend.local, timeout=settings.get("timeout"))
+        self.planner = Planner(((i, 1) for i in items), backend.workers,
+                               settings["chunksize"], backend.chunk_target,
+                               backend.chunk_floor)
+        self.in_flight: dict[int, tuple[list[Task], float]] = {}
+        # chunk id -> (index, attempt) of the records a streaming chunk has sent so far
+        self.reported: dict[int, set[Task]] = {}
+        self.reported_count = 0
+        self.isolated: set[Task] = set()  # re-sent alone to find who killed a worker
+        self.alone_in_flight: set[int] = set()
+        self._stopping = False
+        backend.prepare(encoded.key, encoded.blob)
+
+    # ----------------------------------------------------------------- main loop
+    def go(self, sampler: Any = None) -> None:
+        run = self.run
+        began = time.perf_counter()
+        run.started_at = time.time()
+        interrupted = False
+        guard = SigintGuard()
+        try:
+            with guard:
+                while not (run.cancel_requested or guard.heard):
+                    self._fill()
+                    if not self.in_flight and not len(self.planner):
+                        break
+                    self._handle(self.backend.poll(POLL_INTERVAL))
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            interrupted = interrupted or guard.heard
+            stopping = interrupted or run.cancel_requested
+            if stopping or self.in_flight:  # also an unexpected error: leave nothing running
+                self._stop()
+            run.wall_time = time.perf_counter() - began
+            if sampler is not None:
+                run.resources = sampler.stop()
+            run.state = "interrupted" if interrupted else (
+                "cancelled" if stopping else "finished")
+            self.notify(RunFinished(run))
+        if interrupted:
+            raise Interrupted(run)
+
+    def _fill(self) -> None:
+        capacity = self.backend.workers * self.backend.prefetch
+        while len(self.in_flight) < capacity and len(self.planner):
+            # A suspect of a worker death runs with nothing else in flight, so that if its
+            # worker dies again no innocent task shares its fate (and its blame).
+            if self.alone_in_flight or (self.planner.isolating and self.in_flight):
+                break
+            alone = self.planner.isolating
+            tasks = self.planner.next_chunk()
+            items = [self.items[i] for i, _ in tasks]
+            if not self.backend.local:
+                items, tasks = self._encode(items, tasks)
+                if not tasks:
+                    continue
+            chunk = Chunk(next(_chunk_ids), tasks, items, self.key, self.options, time.time())
+            self.backend.submit(chunk)
+            self.in_flight[chunk.id] = (tasks, chunk.submitted)
+            if alone:
+                self.alone_in_flight.add(chunk.id)
+            self.run.chunk_sizes.append(len(tasks))
+        self._count_running()
+
+    def _encode(self, items: list[Any], tasks: list[Task]) -> tuple[bytes, list[Task]]:
+        """The chunk's items pickled; an item that cannot be is an error record at once."""
+        blob, bad = encode_items(items, self.by_value)
+        if bad:
+            records = []
+            for pos, reason in reversed(bad):
+                index, attempt = tasks.pop(pos)
+                records.append(unpicklable_item_record(index, attempt, self.items[index],
+                                                       reason))
+            self._finish(records[::-1])
+        return blob, tasks
+
+    def _count_running(self) -> None:
+        self.run.running = (sum(len(tasks) for tasks, _ in self.in_flight.values())
+                            - self.reported_count)
+
+    # ----------------------------------------------------------------- what comes back
+    def _handle(self, outcomes: list[Outcome]) -> None:
+        finished: list[TaskRecord] = []
+        for outcome in outcomes:
+            entry = self.in_flight.get(outcome.chunk_id)
+            if entry is not None:
+                finished += self._take(outcome, *entry)
+        self._count_running()
+        self._finish(finished)
+
+    def _take(self, outcome: Outcome, tasks: list[Task], submitted: float) -> list[TaskRecord]:
+        """The records of one chunk's outcome; when the chunk is over, also those of its
+        tasks that never reported."""
+        chunk_id, records = outcome.chunk_id, []
+        if outcome.report is not None and outcome.report.records:
+            records, timed, busy = decode_chunk(outcome.report, submitted, time.time(),
+                                                not self.backend.local, self.files)
+            self.planner.observe_many(timed, busy)
+        earlier = self.reported.get(chunk_id)  # records of this chunk that came before
+        if not outcome.done:
+            if records:
+                if earlier is None:
+                    earlier = self.reported[chunk_id] = set()
+                earlier.update([(r.index, r.attempt) for r in records])
+                self.reported_count += len(records)
+            return records
+        del self.in_flight[chunk_id]
+        self.alone_in_flight.discard(chunk_id)
+        if earlier is not None:
+            del self.reported[chunk_id]
+            self.reported_count -= len(earlier)
+        if earlier is None and len(records) == len(tasks):
+            return records  # the usual case: every record at once
+        got = (earlier or set()) | {(r.index, r.attempt) for r in records}
+        missing = [t for t in tasks if t not in got]
+        return records + self._unreported(missing, len(tasks), outcome.loss, submitted)
+
+    def _unreported(self, missing: list[Task], size: int, loss: Loss | None,
+                    submitted: float) -> list[TaskRecord]:
+        """Records for the tasks of a chunk that ended without reporting them."""
+        if missing and loss is not None and not self._stopping:
+            if loss.started is False:  # only queued on a dead worker: send again
+                self.planner.resend(missing)
+                return []
+            # Which task killed the worker? Unless it ran alone on a backend that knows what
+            # was running, run each again alone: the culprit dies again. Each may have run
+            # already (its record died with the worker): the new run is its next attempt,
+            # and the first stays in the run's history.
+            if size > 1 or loss.started is None:
+                suspects = [t for t in missing if t not in self.isolated]
+                if suspects:
+                    again = [(i, a + 1) for i, a in suspects]
+                    self.isolated.update(again)
+                    self.planner.resend(again, alone=True)
+                    self._record(self._suspected(suspects, loss, submitted))
+                missing = [t for t in missing if t not in suspects]
+        return self._missing(missing, loss, submitted)
+
+    @staticmethod
+    def _suspected(tasks: list[Task], loss: Loss, submitted: float) -> list[TaskRecord]:
+        """Records of the tasks of a lost chunk that are run again alone."""
+        now = time.time()
+        message = (f"{loss.message}; it was in the chunk that was running, so it may have "
+                   "run: run again alone to find the task that killed the worker")
+        return [TaskRecord(index=i, status=LOST, attempt=a, submitted=submitted, received=now,
+                           error=TaskError("WorkerLost", message, "")) for i, a in tasks]
+
+    def _missing(self, tasks: list[Task], loss: Loss | None,
+                 submitted: float) -> list[TaskRecord]:
+        """Final records for tasks that never reported."""
+        if self.run.cancel_requested or self._stopping:
+            status, error = CANCELLED, TaskError("Cancelled", "the run was stopped", "")
+        elif loss is None:
+            status, error = LOST, TaskError("WorkerLost", "the worker returned no record", "")
+        elif loss.kind == TIMEOUT:  # its worker was killed: the task failed, it was not lost
+            now = time.time()
+            return [TaskRecord(index=i, status=ERROR, attempt=a, submitted=submitted,
+                               received=now, error=TaskError(
+                                   "TaskTimeout", f"task {i} {loss.message}", ""))
+                    for i, a in tasks]
+        elif loss.kind == STOPPED:
+            status, error = CANCELLED, TaskError("Cancelled", loss.message, "")
+        else:
+            status, error = LOST, TaskError("WorkerLost", loss.message, "")
+        now = time.time()
+        return [TaskRecord(index=i, status=status, error=error, attempt=a,
+                           submitted=submitted, received=now) for i, a in tasks]
+
+    def _record(self, records: list[TaskRecord]) -> None:
+        """Keep records and tell the observers (no retries decided here)."""
+        self.run.collect_many(records)
+        self.notify(TasksFinished(self.run, tuple(records)))
+
+    def _finish(self, records: list[TaskRecord]) -> None:
+        if not records:
+            return
+        if self.retries and not self._stopping and not self.run.cancel_requested:
+            for record in records:
+                if (record.status in (ERROR, LOST) and record.attempt <= self.retries
+                        and record.error is not None
+                        and record.error.type not in NOT_RETRIED):
+                    self.planner.requeue(record.index, record.attempt + 1)
+        self._record(records)
+
+    # ----------------------------------------------------------------- stopping
+    def _stop(self) -> None:
+        """Cancel what is queued and running; keep every record that made it back."""
+        self._stopping = True
+        now = time.time()
+        self._finish([TaskRecord(index=i, status=CANCELLED, attempt=a, submitted=None,
+                                 received=now,
+                                 error=TaskError("Cancelled", "the run was stopped before "
+                                                 "this task started", ""))
+                      for i, a in self.planner.drain()])
+        if not self.in_flight:
+            return
+        self.backend.cancel(list(self.in_flight))
+        deadline = time.monotonic() + CANCEL_TIMEOUT
+        while self.in_flight and time.monotonic() < deadline:
+            try:
+                self._handle(self.backend.poll(POLL_INTERVAL))
+            except KeyboardInterrupt:
+                break  # a second Ctrl-C: stop waiting
+        leftovers = [t for chunk_id, (tasks, _) in self.in_flight.items() for t in tasks
+                     if t not in self.reported.get(chunk_id, ())]
+        self.reported.clear()
+        self.reported_count = 0
+        self.in_flight.clear()
+        self._finish(self._missing(leftovers, None, now))
