@@ -3,10 +3,10 @@ be measured (a variant skipped or failed, a backend left out) is shown with ``me
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Callable
-
 import statistics
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from .harness import Measurement
 

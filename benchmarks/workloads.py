@@ -6,8 +6,9 @@ name and tests and tutorials can reuse it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from workbench import examples
 

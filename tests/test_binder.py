@@ -10,12 +10,12 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 from importlib import metadata
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
+import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 

@@ -10,9 +10,9 @@ import time
 import pytest
 
 import workbench as wb
+from conftest import run
 from workbench import backends, worker
 from workbench.worker.task_api import MAX_OUTPUT
-from conftest import run
 
 
 def interleaved(x):

@@ -69,7 +69,7 @@ def chatty(x):
     print(f"err {x}", file=sys.stderr)
     log.warning("log %s", x)
     log.info("info %s", x)
-    warnings.warn(f"warn {x}", UserWarning)
+    warnings.warn(f"warn {x}", UserWarning, stacklevel=1)
     time.sleep(0.002)
     print(f"out2 {x}")
     return x
@@ -275,7 +275,8 @@ def test_timeout_fails_the_hung_task_alone(backend):
     assert time.monotonic() - began < 6
     assert [e.index for e in r.errors] == [4]
     err = r.task(4).error
-    assert err.type == "TaskTimeout" and err.message == "task 4 ran longer than the timeout of 0.5 s"
+    assert err.type == "TaskTimeout"
+    assert err.message == "task 4 ran longer than the timeout of 0.5 s"
     assert "while True" in err.traceback and "alarm" not in err.traceback
     assert [v for i, v in enumerate(r.results) if i != 4] == [0, 1, 2, 3, 5, 6, 7]
     assert run(lambda x: x, [1], backend, timeout=5).results == [1], "usable afterwards"

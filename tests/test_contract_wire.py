@@ -25,7 +25,7 @@ def chatty(x):
     print("out", x)
     print("err", x, file=sys.stderr)
     logging.getLogger("chatty").warning("log %d", x)
-    warnings.warn(f"careful {x}", UserWarning)
+    warnings.warn(f"careful {x}", UserWarning, stacklevel=1)
     if x == 2:
         raise ValueError(f"bad {x}")
     return {"x": x}

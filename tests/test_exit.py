@@ -10,7 +10,6 @@ import textwrap
 import time
 import uuid
 
-import psutil
 import pytest
 
 from conftest import tagged

@@ -4,13 +4,11 @@ front end while the cell runs, and pressing Stop during the run stops it and kee
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 import uuid
 
 import psutil
-
 import pytest
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager

@@ -13,8 +13,8 @@ import urllib.request
 import psutil
 import pytest
 
-from workbench import backends
 from conftest import run
+from workbench import backends
 
 
 def listening(processes) -> set[tuple[str, int]]:

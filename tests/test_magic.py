@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from IPython.core.error import UsageError
 from IPython import get_ipython
+from IPython.core.error import UsageError
 from IPython.testing.globalipapp import start_ipython
 
 import workbench as wb
@@ -46,7 +46,8 @@ def test_magic_runs_the_cells_function_on_each_backend(ip, backend):
 
 def test_several_backends_make_a_comparison(ip):
     ip.run_cell_magic("parallel", f"--over range(6) --backend serial,process_map "
-                                  f"--workers {WORKERS} --view none", "def sq(x):\n    return x*x\n")
+                                  f"--workers {WORKERS} --view none",
+                      "def sq(x):\n    return x*x\n")
     cmp = ip.user_ns["_parallel"]
     assert isinstance(cmp, wb.Comparison) and list(cmp.runs) == ["serial", "process_map"]
     assert cmp.all_same and cmp["process_map"].results == [0, 1, 4, 9, 16, 25]
@@ -75,7 +76,8 @@ def test_shared_option_passes_notebook_objects_by_name(ip, backend):
 
 def test_timeout_option(ip):
     ip.run_cell_magic("parallel", "--over range(3) --timeout 0.3 --view none",
-                      "import time\ndef nap(x):\n    time.sleep(5 if x == 1 else 0)\n    return x\n")
+                      "import time\ndef nap(x):\n"
+                      "    time.sleep(5 if x == 1 else 0)\n    return x\n")
     r = ip.user_ns["_parallel"]
     assert [e.error.type for e in r.errors] == ["TaskTimeout"] and r.results[2] == 2
 

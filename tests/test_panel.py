@@ -8,8 +8,8 @@ import threading
 import time
 
 import workbench as wb
-from workbench.views.panel import RunPanel, progress_text
 from conftest import WORKERS
+from workbench.views.panel import RunPanel, progress_text
 
 
 def flaky(x):

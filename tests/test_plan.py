@@ -7,8 +7,8 @@ import io
 import time
 
 import workbench as wb
-from workbench.plan import Planner
 from conftest import run
+from workbench.plan import Planner
 
 
 def test_auto_chunks_start_small_then_follow_the_measured_duration():

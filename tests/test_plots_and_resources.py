@@ -10,9 +10,9 @@ import matplotlib.pyplot as plt
 import pytest
 
 import workbench as wb
+from conftest import WORKERS, run
 from workbench.plots import STATUS_COLOURS, plot_resources, plot_timeline
 from workbench.sampler import ResourceSampler
-from conftest import WORKERS, run
 
 
 def busy(x):

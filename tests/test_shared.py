@@ -16,7 +16,7 @@ from workbench import backends
 PAYLOAD = 2 << 20
 
 
-def _revive(path: str, payload: bytes) -> "Counted":
+def _revive(path: str, payload: bytes) -> Counted:
     """Called each time a Counted is unpickled: one line per unpickling, with the pid."""
     with open(path, "a") as f:
         f.write(f"{os.getpid()}\n")

@@ -8,8 +8,8 @@ import time
 import psutil
 
 import workbench as wb
-from workbench import backends
 from conftest import run
+from workbench import backends
 
 
 def test_shutdown_is_idempotent_and_leaves_no_process(backend):

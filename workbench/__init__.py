@@ -10,14 +10,14 @@ Heavy packages (dask, ray, IPython, ipywidgets, matplotlib) are imported only wh
 
 from __future__ import annotations
 
+from .api import run
 from .backends import shutdown
 from .compare import Comparison, compare
 from .config import config
-from .api import run
 from .engine import last_run
 from .errors import BackendError, BackendNotInstalled, InputError, Interrupted, TaskErrors
 from .records import Failed, LogEntry, TaskError, TaskRecord, WarningEntry
-from .run import Run
+from .result import Run
 from .worker import TaskTimeout, current_task, task_rng, task_seed_sequence
 
 __version__ = "0.1.0"

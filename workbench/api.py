@@ -3,13 +3,14 @@ view (:mod:`workbench.views`), and run (:mod:`workbench.engine`)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from .checks import prepare
 from .config import NOT_GIVEN
 from .engine import execute
 from .events import Observer
-from .run import Run
+from .result import Run
 
 
 def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVEN,

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable, Iterable, Sequence
 from numbers import Real
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from . import backends
 from .config import NOT_GIVEN, resolve

@@ -3,7 +3,8 @@ time, and a check that every backend's results equal serial's."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from . import backends as _backends
 from .api import start

@@ -7,14 +7,15 @@ nor the backends (the panel and the dashboard build Comparisons of the runs they
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from .records import Failed
 from .views.format import failed_count, summary_markdown
 
 if TYPE_CHECKING:
-    from .run import Run
+    from .result import Run
 
 __all__ = ["Comparison", "Row", "SHORT_TASK", "same_results"]
 

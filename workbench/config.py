@@ -10,8 +10,9 @@ a block, a thread pool's) sees the most recent block still open in the process.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import Any, Iterator
+from typing import Any
 
 #: "Not given": distinguishes an omitted argument from an explicit ``None``.
 NOT_GIVEN: Any = type("NotGiven", (), {"__repr__": lambda self: "NOT_GIVEN"})()
@@ -28,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "backend_options": None,
 }
 
-_scoped: ContextVar[dict[str, Any]] = ContextVar("workbench_config", default={})
+_scoped: ContextVar[dict[str, Any]] = ContextVar("workbench_config", default={})  # noqa: B039 - never mutated: a block sets a new dict
 #: The blocks open now, in every thread, oldest first (what a thread without one sees).
 _open: list[dict[str, Any]] = []
 

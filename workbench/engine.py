@@ -1,4 +1,4 @@
-"""A run from start to end: make its :class:`~workbench.run.Run`, send the function, take a
+"""A run from start to end: make its :class:`~workbench.result.Run`, send the function, take a
 backend (starting it, or waiting for a warm one's turn), hand the work to the dispatch loop
 (:mod:`workbench.loop`), and tell the observers.
 
@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import warnings
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import backends
 from .events import BackendReady, Observer, RunFinished, RunStarted
 from .loop import Loop
 from .payload import Encoded, encode_function, function_name
-from .run import Run, RunSpec
+from .result import Run, RunSpec
 
 _last_run: Run | None = None
 
@@ -89,7 +90,7 @@ class _Notifier:
         for observer in list(self._observers):
             try:
                 observer(event)
-            except Exception as exc:  # a broken view must not break the run
+            except Exception as exc:  # noqa: BLE001 - a broken view must not break the run
                 self._observers.remove(observer)
                 warnings.warn(f"workbench: observer {observer!r} failed and was removed: "
                               f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .records import TaskRecord
-    from .run import Run
+    from .result import Run
 
 
 class InputError(ValueError):

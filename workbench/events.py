@@ -6,12 +6,13 @@ An observer is any callable taking one event. Events are delivered in the thread
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Union
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .records import TaskRecord
-    from .run import Run
+    from .result import Run
 
 
 @dataclass(frozen=True)
@@ -43,5 +44,5 @@ class RunFinished:
     run: Run
 
 
-Event = Union[RunStarted, BackendReady, TasksFinished, RunFinished]
+Event = RunStarted | BackendReady | TasksFinished | RunFinished
 Observer = Callable[[Event], None]

@@ -18,7 +18,8 @@ import sys
 import sysconfig
 import threading
 import types
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 #: cloudpickle's by-value registry is process-wide: one pickling at a time changes it.
 _lock = threading.Lock()

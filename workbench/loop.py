@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import itertools
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .backends import Backend, Chunk
 from .contract import STOPPED, TIMEOUT, Loss, Outcome

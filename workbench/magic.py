@@ -18,8 +18,8 @@ from IPython.core import magic_arguments
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class
 
-from .compare import compare
 from .api import run as run_one
+from .compare import compare
 from .errors import BackendNotInstalled, InputError, Interrupted
 from .plan import materialize
 from .views import make_view

@@ -8,7 +8,8 @@ import pickle
 import sys
 import time
 import zlib
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from .contract import OK_PLAIN, ChunkReport, RawError
 from .errors import InputError
@@ -54,7 +55,7 @@ def encode_function(fn: Callable[..., Any]) -> Encoded:
     try:
         with by_value(modules):
             main, buffers, files = _pickle(fn)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever the pickler raises, say what to fix
         if not modules:
             raise _cannot_send(fn, exc) from None
         # Some module holds what cannot be pickled (a lock, a connection): send the others
@@ -64,7 +65,7 @@ def encode_function(fn: Callable[..., Any]) -> Encoded:
         try:
             with by_value(modules):
                 main, buffers, files = _pickle(fn)
-        except Exception as again:
+        except Exception as again:  # noqa: BLE001 - as above
             raise _cannot_send(fn, again) from None
         import warnings
 
@@ -172,7 +173,7 @@ def _unpicklable_reference(fn: Callable[..., Any]) -> str | None:
             continue  # modules are pickled by reference
         try:
             cloudpickle.dumps(value)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - that is the question
             return f"it uses {label}, a {type(value).__name__}, which cannot be pickled ({exc})"
     return None
 
@@ -192,14 +193,14 @@ def _encode_items(items: list[Any]) -> tuple[bytes, list[tuple[int, str]]]:
 
     try:
         return cloudpickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL), []
-    except Exception:
+    except Exception:  # noqa: BLE001 - some item cannot travel: find which, below
         pass
     good, bad = [], []
     for pos, item in enumerate(items):
         try:
             cloudpickle.dumps(item)
             good.append(item)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - this item's error record says why
             bad.append((pos, f"{type(exc).__name__}: {exc}"))
     return cloudpickle.dumps(good, protocol=pickle.HIGHEST_PROTOCOL), bad
 
@@ -232,7 +233,7 @@ def decode_chunk(report: ChunkReport, submitted: float, received: float, encoded
             elif status == OK and encoded:
                 try:
                     value = loads(value)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - that task's error, not the run's
                     status, value = ERROR, None
                     error = TaskError(
                         "UnpicklableResult", f"the result of task {index} could not be "
@@ -255,6 +256,6 @@ def _decode_error(err: RawError, encoded: bool, files: dict[str, str] | None) ->
     if encoded and exc_obj is not None:
         try:
             exc_obj = pickle.loads(exc_obj)
-        except Exception:
+        except Exception:  # noqa: BLE001 - the traceback text still tells
             exc_obj = None
     return TaskError(err.type, err.message, localize(err.traceback, files or {}), exc_obj)

@@ -7,7 +7,8 @@ import itertools
 import math
 import operator
 from collections import deque
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .errors import InputError
 

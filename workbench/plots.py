@@ -6,7 +6,8 @@ a notebook displays and a script can ``savefig``.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 STATUS_COLOURS = {"ok": "#4c9f70", "error": "#d1495b", "lost": "#8d5fd3",
                   "cancelled": "#9e9e9e"}

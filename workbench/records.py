@@ -10,9 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-
-from .contract import (CANCELLED, ERROR, LOG, LOST, OK, STATUSES, STDERR, STDOUT,  # noqa: F401
-                       WARNING)
+from .contract import CANCELLED, ERROR, LOG, LOST, OK, STATUSES, STDERR, STDOUT, WARNING  # noqa: F401
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 #: Samples kept per run; past it every other old sample is dropped, so a long run keeps an
 #: evenly thinned history instead of growing without bound.

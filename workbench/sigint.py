@@ -17,7 +17,7 @@ class SigintGuard:
         self.heard = False
         self._previous: Any = None
 
-    def __enter__(self) -> "SigintGuard":
+    def __enter__(self) -> SigintGuard:
         import signal
         import threading
 

@@ -22,8 +22,8 @@ import re
 import sys
 import traceback
 import zlib
+from collections.abc import Iterable
 from types import CodeType, TracebackType
-from typing import Iterable
 
 #: What cloudpickle calls the file of code it pickled by value.
 DYNAMIC = "<dynamic-code>"

@@ -10,7 +10,8 @@ import importlib.util
 import threading
 import time
 import warnings
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..errors import BackendNotInstalled, InputError
 from .base import Backend, BackendSpec, Chunk, Outcome

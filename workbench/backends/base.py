@@ -165,7 +165,7 @@ class Backend(ABC):
         """How many tasks can run at once."""
         return self._n
 
-    def preflight(self) -> None:
+    def preflight(self) -> None:  # noqa: B027 - optional: most backends need no check
         """Cheap checks before anything starts or a warm backend is replaced (for example
         that an ``address`` answers); raise with a one-line message."""
 

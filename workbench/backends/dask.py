@@ -130,7 +130,7 @@ class DaskBackend(Backend):
     def dashboard(self) -> str | None:
         try:
             return self._client.dashboard_link if self._client is not None else None
-        except Exception:
+        except Exception:  # noqa: BLE001 - a link is a nicety: never fail a run for it
             return None
 
     def prepare(self, key: bytes, function: Any) -> None:

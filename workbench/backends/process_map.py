@@ -19,13 +19,12 @@ import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
-import queue
 import signal
 import sys
-import threading
 import time
 from collections import deque
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..contract import DIED, STOPPED, Loss
 from ..payload import function_size, raw_view

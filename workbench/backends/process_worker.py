@@ -85,7 +85,7 @@ def main(conn: multiprocessing.connection.Connection, name: str,
             continue
         result = run_chunk(
             (key, blob), tasks, items, options, worker=name,
-            emit=lambda batch: conn.send(("part", chunk_id, batch)),
-            stop=lambda: chunk_id in cancelled)
+            emit=lambda batch: conn.send(("part", chunk_id, batch)),  # noqa: B023 - run now
+            stop=lambda: chunk_id in cancelled)  # noqa: B023 - called within this pass only
         cancelled.discard(chunk_id)
         conn.send(("done", chunk_id, result))

@@ -7,18 +7,16 @@ batched (one ``ray.wait`` for the first ready chunk, then one more for every oth
 a ``num_returns=1`` loop costs about 30% on tiny tasks. The function is put in the object store
 once, and kept while the next runs share the same function; each task gets its reference inside
 a list, so Ray does not copy it into the worker for every task: a worker fetches it only when
-its function cache lacks it. Ray's own retries are off: workbench counts attempts itself (``retries=``).
+its function cache lacks it. Ray's own retries are off: workbench counts attempts itself
+(``retries=``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import sys
 import threading
 import uuid
-from typing import Any, Iterator
+from typing import Any
 
 from ..contract import Outcome
 from ..errors import BackendError
@@ -26,7 +24,6 @@ from ..payload import as_array, function_size
 from ..worker import functions, run_chunk
 from . import addresses, ray_node
 from .base import Backend, Chunk, lost_cause
-
 
 #: Functions (with their shared objects) kept in the object store for later runs, and bytes.
 PUT_KEEP = 8
@@ -109,7 +106,7 @@ class RayBackend(Backend):
     def dashboard(self) -> str | None:
         try:
             url = self._ray.get_runtime_context().dashboard_url if self._ray else None
-        except Exception:
+        except Exception:  # noqa: BLE001 - a link is a nicety: never fail a run for it
             url = None
         if url and not url.startswith("http"):
             url = "http://" + url
@@ -150,7 +147,8 @@ class RayBackend(Backend):
             try:
                 outcomes.append(Outcome(chunk_id, ray.get(ref)))
             except Exception as exc:  # noqa: BLE001 - worker died, cancelled, ...
-                outcomes.append(Outcome(chunk_id, None, loss=lost_cause(exc, "Ray", _DIED, started=True)))
+                loss = lost_cause(exc, "Ray", _DIED, started=True)
+                outcomes.append(Outcome(chunk_id, None, loss=loss))
         return outcomes
 
     def cancel(self, chunk_ids: list[int]) -> None:

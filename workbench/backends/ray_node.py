@@ -8,7 +8,8 @@ import contextlib
 import os
 import sys
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 
 def init(ray: Any, kwargs: dict[str, Any]) -> threading.Event | None:
@@ -96,17 +97,17 @@ REAP_GRACE = 2.0
 #: Run by :func:`standby_reaper` in a process of its own (stdlib and psutil only).
 _REAPER = """
 import os, sys, time, psutil
-parent, marker = int(sys.argv[1]), sys.argv[2]
+parent, variable, marker = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 while os.getppid() == parent:  # until the process that shuts Ray down is gone
     time.sleep(0.1)
 for p in psutil.process_iter():
     try:
-        if (f"{p.pid}:{p.create_time()}" in sys.argv[3:]
-                or p.environ().get("%s") == marker):
+        if (f"{p.pid}:{p.create_time()}" in sys.argv[4:]
+                or p.environ().get(variable) == marker):
             p.kill()
     except psutil.Error:
         pass
-""" % MARKER
+"""
 
 
 def standby_reaper(started: list[Any], marker: str) -> Any:
@@ -120,7 +121,8 @@ def standby_reaper(started: list[Any], marker: str) -> Any:
     for p in started:
         with contextlib.suppress(Exception):
             ids.append(f"{p.pid}:{p.create_time()}")
-    return subprocess.Popen([sys.executable, "-c", _REAPER, str(os.getpid()), marker, *ids],
+    return subprocess.Popen([sys.executable, "-c", _REAPER, str(os.getpid()), MARKER, marker,
+                             *ids],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
 

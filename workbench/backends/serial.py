@@ -1,12 +1,14 @@
 """``serial``: every task in the calling process, one after another, through the same
-:func:`workbench.worker.run_chunk` as the parallel backends (nothing pickled). The reference every other backend is compared against."""
+:func:`workbench.worker.run_chunk` as the parallel backends (nothing pickled). The reference
+every other backend is compared against."""
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from itertools import islice
-from typing import Any, Callable
+from typing import Any
 
 from ..contract import ChunkReport, Outcome
 from ..worker import run_chunk

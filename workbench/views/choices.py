@@ -3,7 +3,7 @@ chunk size, a list of backends, and which backends a panel shows. One parser for
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .. import backends as _backends
 from ..errors import BackendNotInstalled, InputError

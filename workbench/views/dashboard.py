@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import html
 import os
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import ipywidgets as w
 
+from ..api import run as run_one
 from ..compare import compare
 from ..comparison import Comparison
-from ..api import run as run_one
 from ..errors import BackendError, BackendNotInstalled, InputError
 from ..payload import function_name
 from ..plan import materialize

@@ -8,7 +8,8 @@ is built once, as rows of cells, then rendered as Markdown or as HTML. Standard 
 from __future__ import annotations
 
 import html
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from ..records import ERROR, LOST, OK, STATUSES
 

@@ -13,8 +13,7 @@ standard library (numpy and cloudpickle are imported when a task asks for them).
 """
 
 from .runner import FLUSH_INTERVAL, HOST, TaskOptions, run_chunk, run_task
-from .task_api import (RunInterrupted, TaskTimeout, current_task, task_rng,
-                       task_seed_sequence)
+from .task_api import RunInterrupted, TaskTimeout, current_task, task_rng, task_seed_sequence
 
 __all__ = ["run_chunk", "run_task", "TaskOptions", "FLUSH_INTERVAL", "HOST", "TaskTimeout",
            "RunInterrupted", "current_task", "task_rng", "task_seed_sequence"]

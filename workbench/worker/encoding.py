@@ -32,7 +32,7 @@ def encode_error(exc: BaseException, encode: bool, skip_frames: int = 1) -> RawE
         try:
             payload = pickle.dumps(exc)
             pickle.loads(payload)  # it must also come back to life in the caller
-        except Exception:
+        except Exception:  # noqa: BLE001 - the traceback text still tells
             payload = None
     exc.__traceback__ = None  # do not keep frames (and their locals) alive in the caller
     return RawError(type(exc).__name__, str(exc), text, payload)
@@ -44,7 +44,7 @@ def encode_value(value: Any, index: int) -> tuple[str, Any, RawError | None]:
         return OK_PLAIN, value, None
     try:
         return OK, _pickle(value), None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - that task's error, not the chunk's
         return ERROR, None, RawError(
             "UnpicklableResult",
             f"the result of task {index} ({type(value).__name__}) cannot be sent back from "
@@ -55,7 +55,7 @@ def encode_value(value: Any, index: int) -> tuple[str, Any, RawError | None]:
 def _pickle(value: Any) -> bytes:
     try:
         return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:
+    except Exception:  # noqa: BLE001 - pickle refuses: cloudpickle may not
         import cloudpickle  # lambdas, local classes, ...
 
         return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)

@@ -11,7 +11,8 @@ holds, and the worker's own limits never drop a function behind its back.
 from __future__ import annotations
 
 import pickle
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 CACHE_FUNCTIONS = 16
 CACHE_BYTES = 1 << 30

@@ -67,7 +67,7 @@ class _TaskStream(io.TextIOBase):
         return getattr(self._original, "errors", None) or "strict"
 
     @property
-    def buffer(self) -> "_TaskBuffer":
+    def buffer(self) -> _TaskBuffer:
         """Bytes written here are decoded into the task's output too."""
         return _TaskBuffer(self)
 
@@ -110,7 +110,7 @@ class _TaskLogHandler(logging.Handler):
             return
         try:
             message = record.getMessage()
-        except Exception as exc:  # a bad format string must not kill the task
+        except Exception as exc:  # noqa: BLE001 - a bad format string must not kill the task
             message = f"{record.msg!r} (could not format: {exc})"
         if record.exc_info and record.exc_info[0] is not None:
             message += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()

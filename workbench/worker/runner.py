@@ -10,8 +10,9 @@ import pickle
 import socket
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..contract import ERROR, OK, ChunkReport, RawError, RawRecord
 from . import functions, hooks

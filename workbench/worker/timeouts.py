@@ -8,7 +8,7 @@ import contextlib
 import signal
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from .task_api import TaskTimeout
 

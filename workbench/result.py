@@ -7,8 +7,9 @@ records and two clock readings, so every number a view shows can be recomputed f
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .errors import TaskErrors
 from .records import CANCELLED, ERROR, LOST, OK, STATUSES, Failed, TaskRecord
