@@ -12,6 +12,7 @@ import pytest
 import workbench as wb
 from conftest import run
 from workbench import backends, worker
+from workbench.contract import RawRecord
 from workbench.worker.task_api import MAX_OUTPUT
 
 
@@ -40,7 +41,7 @@ def test_tasks_in_threads_of_one_process_never_mix():
     assert sorted(results) == [0, 1, 2, 3]
     for report in results.values():
         assert len(report.records) == 10
-        for raw in report.records:
+        for raw in map(RawRecord._make, report.records):
             text = "".join(chunk for stream, chunk in raw.output if stream == "stdout")
             assert text == "".join(f"task {raw.index} step {s}\n" for s in range(5))
 
