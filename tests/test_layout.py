@@ -80,3 +80,19 @@ def test_the_format_module_needs_only_the_standard_library_and_the_records():
                if m.split(".")[0] not in sys.stdlib_module_names
                and m not in ("__future__", "workbench.views", "workbench.records")}
     assert not outside
+
+
+#: The size rule of the package: a file does one job and reads in one sitting.
+MAX_FILE_LINES, MAX_FUNCTION_LINES = 300, 60
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")),
+                         ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_every_file_and_function_is_small(path):
+    source = path.read_text()
+    assert source.count("\n") <= MAX_FILE_LINES, f"{path.name}: split it by job"
+    long = [f"{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+    assert not long, f"{path.name}: {long}"
