@@ -68,3 +68,28 @@ def test_cluster_script_exits_cleanly(tmp_path, backend):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[1, 2, 3]"
     assert took < 90 and not left, left
+
+
+UNGUARDED_WITH_A_DEATH = """
+import os, sys, workbench as wb
+
+def f(x):
+    if x == 1:
+        os._exit(3)  # its worker dies: the nanny starts a new one while the script runs
+    return x
+
+print([t.status for t in wb.run(f, range(4), backend=sys.argv[1], workers=2,
+                                 view="none").tasks])
+print(wb.run(abs, [-1, -2, -3], backend=sys.argv[1], workers=2, view="none").results)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stdin", [False, True], ids=["file", "stdin"])
+def test_dask_script_without_main_guard_works(tmp_path, stdin):
+    """Dask's nannies start workers with spawn, which would run the script again in each
+    (a wall of "bootstrapping phase" errors); workbench's workers need nothing from it."""
+    done, took, left = _run_script(tmp_path, UNGUARDED_WITH_A_DEATH, "dask", stdin=stdin)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["['ok', 'lost', 'ok', 'ok']", "[1, 2, 3]"]
+    assert "bootstrapping" not in done.stderr and not left, (done.stderr[-2000:], left)

@@ -13,6 +13,7 @@ object, which Dask does not walk.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import pickle
 import queue
@@ -23,7 +24,7 @@ from ..contract import Outcome
 from ..errors import BackendError
 from ..payload import as_array, function_size, raw_view
 from ..worker import run_chunk, timeouts
-from . import addresses
+from . import addresses, main_module
 from .base import TIMEOUT_GRACE, Backend, Chunk, lost_cause, timeout_loss
 
 #: Seconds to wait for an existing scheduler given by ``address=``.
@@ -71,6 +72,7 @@ class DaskBackend(Backend):
         self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._function: Any = None
         self._broadcast: tuple[bytes, Any] | None = None  # (key, future) of the last one
+        self._main = contextlib.ExitStack()  # see main_module
 
     def preflight(self) -> None:
         if self.spec.address is not None:
@@ -97,6 +99,10 @@ class DaskBackend(Backend):
             dashboard = self.spec.option("dashboard", True)
             # workbench counts attempts itself (retries=): a task that kills its worker must
             # not be re-run three times by the scheduler first.
+            # The nannies start (and restart) workers with spawn, which would run a script
+            # without the __main__ guard again in each: not while this cluster lives.
+            self._main = contextlib.ExitStack()
+            self._main.enter_context(main_module.not_rerun())
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
                 self._cluster = LocalCluster(
                     n_workers=self.workers, threads_per_worker=1, processes=True,
@@ -252,3 +258,4 @@ class DaskBackend(Backend):
             client.close()
         if cluster is not None:  # only a cluster we started: never an existing scheduler
             cluster.close()
+        self._main.close()

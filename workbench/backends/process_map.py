@@ -15,21 +15,18 @@ notebook functions, lambdas and closures work under every start method.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
 import signal
-import sys
 import time
 from collections import deque
-from collections.abc import Iterator
 from typing import Any
 
 from ..contract import DIED, STOPPED, Loss
 from ..payload import function_size, raw_view
 from ..worker import functions
-from . import process_worker
+from . import main_module, process_worker
 from .base import TIMEOUT_GRACE, Backend, Chunk, Outcome, timeout_loss
 
 #: Seconds a cancelled chunk may take to stop by itself before its worker is killed.
@@ -115,7 +112,7 @@ class ProcessMapBackend(Backend):
                                    max(1, (os.cpu_count() or 1) // self._n))
         process = self._ctx.Process(target=process_worker.main, args=(child, name, threads),
                                     name=f"workbench-{name}", daemon=False)
-        with _without_main_script():
+        with main_module.not_rerun():  # a script without the __main__ guard works too
             process.start()
         child.close()
         return _Worker(slot, name, process, parent)
@@ -270,28 +267,6 @@ class ProcessMapBackend(Backend):
                 except (OSError, ValueError):
                     continue
                 w.kill_at = deadline
-
-
-@contextlib.contextmanager
-def _without_main_script() -> Iterator[None]:
-    """Start children without re-running the caller's script in them.
-
-    Spawned and forkserver children normally run the main script again (as ``__mp_main__``),
-    which is why plain multiprocessing needs an ``if __name__ == "__main__":`` guard, and why
-    ``python - < script`` (``__file__`` is ``<stdin>``) fails outright. Functions and items
-    travel by value (cloudpickle), so workers need nothing from the script: hide its path
-    while a worker starts, and a script without the guard works too.
-    """
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if path is None or getattr(main, "__spec__", None) is not None:
-        yield  # a notebook, or `python -m package`: imported by name, guarded by its package
-        return
-    del main.__file__
-    try:
-        yield
-    finally:
-        main.__file__ = path
 
 
 def _start_error(message: str):
