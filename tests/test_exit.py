@@ -62,9 +62,11 @@ def test_process_map_script_from_stdin(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["dask", "ray"])
-def test_cluster_script_exits_cleanly(tmp_path, backend):
-    done, took, left = _run_script(tmp_path, GUARDED, backend)
+@pytest.mark.parametrize("backend, source", [("dask", GUARDED), ("ray", GUARDED),
+                                             ("ray", UNGUARDED)],
+                         ids=["dask", "ray", "ray-unguarded"])
+def test_cluster_script_exits_cleanly(tmp_path, backend, source):
+    done, took, left = _run_script(tmp_path, source, backend)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[1, 2, 3]"
     assert took < 90 and not left, left
