@@ -157,3 +157,30 @@ def test_a_function_that_starts_its_own_pool_gets_a_warning_or_one_clear_error(
         assert task.status == "ok" and task.value == 4
         assert any("starts processes inside a workbench worker" in w.message
                    for w in task.warnings), task.warnings
+
+
+def hangs_in_python(x):
+    if x == 0:
+        time.sleep(120)  # a C call that returns to Python when the alarm lands, not in a thread
+    return x
+
+
+def hangs_with_the_alarm_blocked(x):
+    if x == 0:  # as C code that never returns to Python and blocks signals
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        time.sleep(120)
+    return x
+
+
+@pytest.mark.parametrize("hang", [hangs_in_python, hangs_with_the_alarm_blocked],
+                         ids=["in Python", "in C, signals blocked"])
+def test_a_timeout_holds_on_every_backend(parallel_backend, hang):
+    """The README's promise: an overdue task ends as TaskTimeout within its timeout + 3 s,
+    however it hangs (its worker is ended where nothing else can stop it), and the others go
+    on. Its chunk is the first sent, so the run's wall time bounds the task's."""
+    r = run(hang, range(4), parallel_backend, timeout=2, chunksize=1)
+    assert r.task(0).status == "error" and r.task(0).error.type == "TaskTimeout"
+    assert r.task(0).attempt == 1 and not r.history, "a timed-out task is not run again"
+    assert r.results[1:] == [1, 2, 3]
+    assert r.wall_time < 2 + 3, f"TaskTimeout came {r.wall_time:.1f} s after the start"
+    assert run(abs, [-1], parallel_backend).results == [1], "the backend works afterwards"

@@ -76,7 +76,7 @@ class Chunk:
 #: Seconds past a run's per-task ``timeout`` that a task which has not stopped (stuck in a C
 #: call the TaskTimeout cannot interrupt) gets before its worker is killed or restarted, on the
 #: backends that can (:attr:`Backend.stops_stuck_tasks`).
-TIMEOUT_GRACE = 2.0
+TIMEOUT_GRACE = 1.0
 
 
 def timeout_loss(limit: float, action: str) -> Loss:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import pickle
 import queue
 import time
@@ -43,6 +44,10 @@ def _run_chunk(key, blob, tasks, items, options):  # noqa: ANN001 - runs on a Da
 
 def _overdue_here(grace: float) -> list[int]:  # runs on each Dask worker through client.run
     return timeouts.overdue(grace)
+
+
+def _end_worker() -> None:  # pragma: no cover - runs on a Dask worker, and ends it
+    os._exit(70)
 
 
 #: Seconds between two checks for such tasks (only while timed chunks are in flight).
@@ -158,7 +163,8 @@ class DaskBackend(Backend):
 
     def _watch_timeouts(self) -> None:
         """A timed task stuck in a C call (a sleep, a socket read) ignores the asynchronous
-        TaskTimeout of its worker thread: restart the worker that runs it. Its chunk then
+        TaskTimeout of its worker thread: end the worker process that runs it (its nanny
+        starts a new one; waiting for Dask's own restart took seconds more). Its chunk then
         fails, and is reported as a timeout."""
         now = time.monotonic()
         if not self._timed_chunks or now < self._next_watch:
@@ -175,9 +181,10 @@ class DaskBackend(Backend):
             for chunk_id, (limit, tasks) in list(self._timed_chunks.items()):
                 if any(i in tasks for i in indices) and chunk_id not in self._killed:
                     self._killed[chunk_id] = (limit, time.monotonic())
-            try:
-                self._client.restart_workers([address], timeout=RESTART_WAIT)
-            except Exception:  # noqa: BLE001 - it died anyway, or is slow to come back
+            try:  # it never answers: the connection closes as the process ends
+                self._client.run(_end_worker, workers=[address], on_error="return",
+                                 callback_timeout=RESTART_WAIT)
+            except Exception:  # noqa: BLE001 - it died anyway
                 pass
 
     def _given_up(self) -> list[Outcome]:

@@ -13,30 +13,57 @@ its function cache lacks it. Ray's own retries are off: workbench counts attempt
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import uuid
 from typing import Any
 
-from ..contract import Outcome
+from ..contract import DIED, Outcome
 from ..errors import BackendError
 from ..payload import as_array, function_size
-from ..worker import functions, run_chunk
+from ..worker import functions, run_chunk, timeouts
 from . import addresses, ray_node
-from .base import Backend, Chunk, lost_cause
+from .base import TIMEOUT_GRACE, Backend, Chunk, lost_cause, timeout_loss
 
 #: Functions (with their shared objects) kept in the object store for later runs, and bytes.
 PUT_KEEP = 8
 PUT_BYTES = 1 << 30
 
 
-def _run_chunk(key, blob, tasks, items, options):  # noqa: ANN001 - runs in a Ray worker
+def _run_chunk(key, blob, tasks, items, options, note):  # noqa: ANN001 - in a Ray worker
     import ray
 
     if isinstance(blob, list):  # [ObjectRef]: fetched only by a worker that lacks it
         blob = None if functions.has(key) else ray.get(blob[0])
     worker = "ray-" + ray.get_runtime_context().get_worker_id()[:8]
-    return run_chunk((key, blob), tasks, items, options, worker=worker)
+    if options.timeout is not None:
+        timeouts.watch(TIMEOUT_GRACE, _end_this_worker)
+    _running[:] = [note]
+    try:
+        return run_chunk((key, blob), tasks, items, options, worker=worker)
+    finally:
+        _running.clear()
+
+
+#: In a Ray worker: the note (see :func:`_end_this_worker`) of the chunk running now.
+_running: list[str] = []
+#: The namespace of Ray's key-value store that holds the notes.
+NOTES = "workbench"
+
+
+def _end_this_worker(indices: list[int]) -> None:  # pragma: no cover - ends its process
+    """In a Ray worker whose task is stuck past its timeout where the TaskTimeout cannot
+    reach it (a C call, the alarm signal blocked): the caller cannot tell which process runs
+    a chunk, so the worker ends itself, after leaving a note in the cluster's key-value store
+    that tells the caller why its chunk failed."""
+    from ray.experimental import internal_kv
+
+    with contextlib.suppress(Exception):
+        if _running:
+            internal_kv._internal_kv_put(_running[0], "timeout", namespace=NOTES)
+    os._exit(70)
 
 
 class RayBackend(Backend):
@@ -45,10 +72,12 @@ class RayBackend(Backend):
     prefetch = 2
     chunk_target = 0.2
     chunk_floor = 0.05
+    stops_stuck_tasks = True
 
     def __init__(self, spec):
         super().__init__(spec)
         self._ray: Any = None
+        self._limits: dict[int, float] = {}  # chunk id -> per-task timeout of timed chunks
         self._remote: Any = None
         self._owned = False
         self._refs: dict[int, Any] = {}
@@ -128,7 +157,12 @@ class RayBackend(Backend):
         # The reference travels inside a list: Ray resolves a top-level reference (copies
         # the function into the worker) for every task, even when the worker has it cached.
         self._refs[chunk.id] = self._remote.remote(key, [blob_ref], chunk.tasks, chunk.items,
-                                                   chunk.options)
+                                                   chunk.options, self._note(chunk.id))
+        if chunk.options.timeout is not None:
+            self._limits[chunk.id] = chunk.options.timeout
+
+    def _note(self, chunk_id: int) -> str:
+        return f"{self._marker}:{chunk_id}"  # unique among every caller of a cluster
 
     def poll(self, timeout: float) -> list[Outcome]:
         if not self._refs:
@@ -144,12 +178,24 @@ class RayBackend(Backend):
         for ref in ready:
             chunk_id = by_ref[ref]
             del self._refs[chunk_id]
+            limit = self._limits.pop(chunk_id, None)
             try:
                 outcomes.append(Outcome(chunk_id, ray.get(ref)))
             except Exception as exc:  # noqa: BLE001 - worker died, cancelled, ...
                 loss = lost_cause(exc, "Ray", _DIED, started=True)
+                if limit is not None and loss.kind == DIED and self._timed_out(chunk_id):
+                    loss = timeout_loss(limit, "ended")
                 outcomes.append(Outcome(chunk_id, None, loss=loss))
         return outcomes
+
+    def _timed_out(self, chunk_id: int) -> bool:
+        """Whether the worker of this chunk ended itself for a stuck task (its note)."""
+        from ray.experimental import internal_kv
+
+        try:
+            return bool(internal_kv._internal_kv_del(self._note(chunk_id), namespace=NOTES))
+        except Exception:  # noqa: BLE001 - no note to read: a death like any other
+            return False
 
     def cancel(self, chunk_ids: list[int]) -> None:
         for chunk_id in chunk_ids:
@@ -162,6 +208,7 @@ class RayBackend(Backend):
 
     def shutdown(self) -> None:
         self._refs.clear()
+        self._limits.clear()
         self._function = None
         self._puts.clear()
         if self._owned and self._ray is not None and self._ray.is_initialized():
