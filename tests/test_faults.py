@@ -184,3 +184,19 @@ def test_a_timeout_holds_on_every_backend(parallel_backend, hang):
     assert r.results[1:] == [1, 2, 3]
     assert r.wall_time < 2 + 3, f"TaskTimeout came {r.wall_time:.1f} s after the start"
     assert run(abs, [-1], parallel_backend).results == [1], "the backend works afterwards"
+
+
+def sigkill_on_zero(x):
+    if x == 0:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+
+def test_a_killed_worker_is_noticed_within_3_s(parallel_backend):
+    """The README's promise: a worker that dies has its task recorded ``lost`` with the cause
+    within 3 s, on every backend (its chunk is the first sent)."""
+    r = run(sigkill_on_zero, range(4), parallel_backend, chunksize=1)
+    first = min([h for h in r.history if h.index == 0] + [r.task(0)], key=lambda t: t.attempt)
+    assert first.status == "lost" and "died" in first.error.message
+    assert first.received - r.started_at < 3, f"noticed after {first.received - r.started_at}"
+    assert r.results[1:] == [1, 2, 3]
