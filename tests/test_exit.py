@@ -95,3 +95,46 @@ def test_dask_script_without_main_guard_works(tmp_path, stdin):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines() == ["['ok', 'lost', 'ok', 'ok']", "[1, 2, 3]"]
     assert "bootstrapping" not in done.stderr and not left, (done.stderr[-2000:], left)
+
+
+SLOW_RUN = """
+import sys, time, workbench as wb
+
+def slow(x):
+    time.sleep(0.5)
+    return x
+
+print("running", flush=True)
+wb.run(slow, range(1000), backend=sys.argv[1], workers=2, view="none")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["process_map", "dask", "ray"])
+def test_a_script_killed_mid_run_leaves_no_process(tmp_path, backend):
+    """SIGKILL to the script alone while a run goes: nothing it started outlives it by 15 s."""
+    tag = uuid.uuid4().hex
+    env = {**os.environ, "WORKBENCH_EXIT_TEST": tag}
+    env.pop("RAY_ADDRESS", None)
+    script = tmp_path / "job.py"
+    script.write_text(SLOW_RUN)
+    child = subprocess.Popen([sys.executable, str(script), backend], env=env, cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert child.stdout.readline().strip() == "running"
+        deadline = time.monotonic() + 90  # a cold Ray takes seconds: wait for its workers
+        while len(tagged("WORKBENCH_EXIT_TEST", tag)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)  # the run is going
+        assert len(tagged("WORKBENCH_EXIT_TEST", tag)) >= 3, "the run started no workers"
+        child.kill()
+        child.wait(10)
+        deadline = time.monotonic() + 15
+        while tagged("WORKBENCH_EXIT_TEST", tag) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = [(p.pid, p.name()) for p in tagged("WORKBENCH_EXIT_TEST", tag)]
+        assert not left, f"outlived the script: {left}"
+    finally:
+        child.kill()
+        for p in tagged("WORKBENCH_EXIT_TEST", tag):
+            p.kill()

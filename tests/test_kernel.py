@@ -4,6 +4,9 @@ front end while the cell runs, and pressing Stop during the run stops it and kee
 from __future__ import annotations
 
 import json
+import os
+import queue
+import signal
 import sys
 import time
 import uuid
@@ -171,3 +174,34 @@ def test_interrupt_kernel_mid_cell_keeps_results_and_leaves_no_orphans(kernel, b
     while _tagged(kernel.tag) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [(p.pid, p.name()) for p in _tagged(kernel.tag)], "orphans after shutdown"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["process_map", "dask", "ray"])
+def test_a_kernel_killed_mid_run_leaves_no_process(kernel, backend):
+    """The kernel alone is SIGKILLed (out of memory, a culled server) while a run goes: every
+    process it started, workers, Dask's, Ray's node, is gone within 15 s."""
+    execute(kernel, SETUP)
+    state = {"updates": 0}
+
+    def watch(msg):
+        if msg["msg_type"] == "comm_msg" and isinstance(
+                msg["content"]["data"].get("state", {}).get("value"), int):
+            state["updates"] += 1
+
+    kernel.execute(SLOW.replace("process_map", backend))
+    deadline = time.monotonic() + 120
+    while state["updates"] < 4 and time.monotonic() < deadline:
+        try:
+            watch(kernel.get_iopub_msg(timeout=1))
+        except queue.Empty:
+            continue
+    assert state["updates"] >= 4, "the run never showed progress"
+    pid = kernel.manager.provisioner.process.pid
+    started = [p for p in _tagged(kernel.tag) if p.pid != pid]
+    assert started, "the run started no process"
+    os.kill(pid, signal.SIGKILL)  # the kernel only, not its process group
+    deadline = time.monotonic() + 15
+    while _tagged(kernel.tag) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [(p.pid, p.name()) for p in _tagged(kernel.tag)], "outlived the kernel"
