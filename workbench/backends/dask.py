@@ -102,12 +102,12 @@ class DaskBackend(Backend):
             self._n = max(1, sum(w.get("nthreads", 1) for w in info.values()))
         else:
             dashboard = self.spec.option("dashboard", True)
-            # workbench counts attempts itself (retries=): a task that kills its worker must
-            # not be re-run three times by the scheduler first.
             # The nannies start (and restart) workers with spawn, which would run a script
             # without the __main__ guard again in each: not while this cluster lives.
             self._main = contextlib.ExitStack()
             self._main.enter_context(main_module.not_rerun())
+            # workbench counts attempts itself (retries=): a task that kills its worker must
+            # not be re-run three times by the scheduler first.
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
                 self._cluster = LocalCluster(
                     n_workers=self.workers, threads_per_worker=1, processes=True,
