@@ -52,8 +52,8 @@ def _end_worker() -> None:  # pragma: no cover - runs on a Dask worker, and ends
 
 #: Seconds between two checks for such tasks (only while timed chunks are in flight).
 WATCH_EVERY = 1.0
-#: Seconds a worker restart (and the check for stuck tasks) may take before the chunk it held
-#: is reported as timed out anyway.
+#: Seconds the check for stuck tasks, and ending a stuck worker, may take; a chunk whose
+#: worker was ended is reported as timed out this long after at the latest.
 RESTART_WAIT = 10.0
 
 
@@ -71,7 +71,7 @@ class DaskBackend(Backend):
         self._cluster: Any = None
         self._futures: dict[int, Any] = {}
         self._timed_chunks: dict[int, tuple[float, set[int]]] = {}  # id -> (timeout, indices)
-        # chunks whose worker was restarted for a timeout -> (the timeout, when it was asked)
+        # chunks whose worker was ended for a timeout -> (the timeout, when it was asked)
         self._killed: dict[int, tuple[float, float]] = {}
         self._next_watch = 0.0
         self._done: queue.SimpleQueue = queue.SimpleQueue()
@@ -188,9 +188,9 @@ class DaskBackend(Backend):
                 pass
 
     def _given_up(self) -> list[Outcome]:
-        """Chunks whose worker was restarted for a timeout but that Dask has not reported
-        failed :data:`RESTART_WAIT` seconds later (a restart that does not come back, on a
-        loaded machine): they are over, as timed out, and the run goes on."""
+        """Chunks whose worker was ended for a timeout but that Dask has not reported failed
+        :data:`RESTART_WAIT` seconds later (a worker slow to go, on a loaded machine): they
+        are over, as timed out, and the run goes on."""
         now, outcomes = time.monotonic(), []
         for chunk_id, (limit, asked) in list(self._killed.items()):
             if chunk_id in self._futures and now > asked + RESTART_WAIT:

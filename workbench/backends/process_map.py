@@ -51,7 +51,6 @@ def _describe_exit(code: int | None) -> str:
     return f"worker died: exit code {code}"
 
 
-# --------------------------------------------------------------------------- in the caller
 class _Worker:
     __slots__ = ("slot", "name", "process", "conn", "keys", "chunks", "kill_at", "limits",
                  "quiet_since")
