@@ -10,6 +10,7 @@ import time
 import pytest
 
 from conftest import run
+from workbench import backends
 
 
 def die_on_five(x):
@@ -178,6 +179,8 @@ def test_a_timeout_holds_on_every_backend(parallel_backend, hang):
     """The README's promise: an overdue task ends as TaskTimeout within its timeout + 3 s,
     however it hangs (its worker is ended where nothing else can stop it), and the others go
     on. Its chunk is the first sent, so the run's wall time bounds the task's."""
+    assert backends.backend_class(parallel_backend).stops_stuck_tasks, "the flag says so"
+    assert not backends.backend_class("serial").stops_stuck_tasks, "the caller's process"
     r = run(hang, range(4), parallel_backend, timeout=2, chunksize=1)
     assert r.task(0).status == "error" and r.task(0).error.type == "TaskTimeout"
     assert r.task(0).attempt == 1 and not r.history, "a timed-out task is not run again"
