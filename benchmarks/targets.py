@@ -155,3 +155,24 @@ def compute(results: Results, startup: dict[str, Any], memory: dict[str, Any],
                           f"{m['rss_bytes_per_record']:.0f} B per record"))
     return out
 
+
+
+def journal_costs(costs: dict[str, dict[str, Measurement]]) -> list[Target]:
+    """P8: the journal against ``journal=False``, whole call, per workload and backend."""
+    out = []
+    for name, ms in costs.items():
+        workload, backend = name.split()
+        off, on, complete = (ms.get(f"{backend} {k}") for k in ("no journal", "journal",
+                                                                 "complete"))
+        if not (off and on and off.median and on.median) or off.same_results is False or \
+                on.same_results is False:
+            out.append(Target(f"P8 {name}", "journal vs journal=False, whole call", None, "%",
+                              "", None, "failed or wrong results: a miss"))
+            continue
+        limit = 3.0 if workload == "tiny" else 1.0
+        figure = 100 * (on.median / off.median - 1)
+        after = (f"until the file is complete: {100 * (complete.median / off.median - 1):+.1f}%"
+                 if complete and complete.median else "")
+        out.append(Target(f"P8 {name}", "journal vs journal=False, whole call", figure, "%",
+                          f"<= {limit:g}%", _check(figure, lambda v, m=limit: v <= m), after))
+    return out

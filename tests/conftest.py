@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing.forkserver
 import multiprocessing.resource_tracker
 import os
+import tempfile
 import time
 
 import psutil
@@ -13,6 +14,10 @@ import pytest
 
 import workbench as wb
 from workbench import backends
+
+# Every run is journaled (workbench.journal): the suite's runs, and the tutorials' kernels
+# (which inherit this environment), go to a folder of their own, never the user's.
+os.environ["WORKBENCH_JOURNAL_DIR"] = tempfile.mkdtemp(prefix="workbench-test-runs-")
 
 ALL_BACKENDS = ["serial", "process_map", "dask", "ray"]
 PARALLEL = ["process_map", "dask", "ray"]

@@ -123,7 +123,7 @@ USAGE_ERRORS = [
     ("--over shops --timeout 0", "def f(x):\n    return x\n", "--timeout must be a number"),
     ("--over shops --retries -1", "def f(x):\n    return x\n", "--retries must be 0 or more"),
     ("--over shops --view fancy", "def f(x):\n    return x\n", "invalid choice: 'fancy'"),
-    ("--backend serial", "def f(x):\n    return x\n", "required: --over"),
+    ("--backend serial", "def f(x):\n    return x\n", "--over is required"),
     ("--over shops --fn missing", "def f(x):\n    return x\n", "--fn missing: no such name"),
     ("--over shops", "x = 1\n", "no function in this cell"),
     ("--over shops", "def g(a, b):\n    return a\n", "g(a, b) cannot be called with one item"),

@@ -15,7 +15,19 @@ from .backends import shutdown
 from .compare import Comparison, compare
 from .config import config
 from .engine import last_run
-from .errors import BackendError, BackendNotInstalled, InputError, Interrupted, TaskErrors
+from .errors import (
+    BackendError,
+    BackendNotInstalled,
+    InputError,
+    Interrupted,
+    JournalError,
+    JournalWarning,
+    TaskErrors,
+)
+
+# wb.open; left out of __all__, so that `from workbench import *` keeps the built-in open
+from .journal import open_run as open  # noqa: F401
+from .journal import resume, runs
 from .records import Failed, LogEntry, TaskError, TaskRecord, WarningEntry
 from .result import Run
 from .worker import TaskTimeout, current_task, task_rng, task_seed_sequence
@@ -30,10 +42,11 @@ def load_ipython_extension(ipython) -> None:  # noqa: ANN001
     ipython.register_magics(ParallelMagics)
 
 __all__ = [
-    "run", "compare", "shutdown", "config", "last_run",
+    "run", "compare", "shutdown", "config", "last_run", "runs", "resume",
     "task_rng", "task_seed_sequence", "current_task",
     "Run", "Comparison", "TaskRecord", "TaskError", "LogEntry", "WarningEntry", "Failed",
     "InputError", "BackendError", "BackendNotInstalled", "TaskErrors", "Interrupted",
+    "JournalError", "JournalWarning",
     "TaskTimeout", "Panel", "load_ipython_extension",
 ]
 

@@ -19,7 +19,8 @@ def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVE
         seed: int | None = NOT_GIVEN, retries: int = NOT_GIVEN,
         timeout: float | None = NOT_GIVEN,
         address: str | None = NOT_GIVEN, backend_options: dict[str, Any] | None = NOT_GIVEN,
-        view: Any = NOT_GIVEN, observers: Sequence[Observer] = ()) -> Run:
+        view: Any = NOT_GIVEN, observers: Sequence[Observer] = (),
+        journal: Any = NOT_GIVEN) -> Run:
     """Run ``fn`` on every item and return a :class:`Run` with one record per item.
 
     Parameters
@@ -42,6 +43,9 @@ def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVE
         ``process_map`` or ``{"dashboard": True}`` for ``ray``.
     view : ``"auto"``, ``"text"`` (a tqdm bar), ``"none"``, or an observer callable.
     observers : more callables that receive the run's events.
+    journal : ``True`` (default) writes every record as it arrives to a new file in the
+        journal folder (see :func:`workbench.runs`, :func:`workbench.open`,
+        :func:`workbench.resume`); a path writes it there; ``False`` keeps the run in memory.
 
     Examples
     --------
@@ -52,11 +56,13 @@ def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVE
     return start(*prepare(
         fn, items, backend=backend, workers=workers, chunksize=chunksize, star=star,
         shared=shared, seed=seed, retries=retries, timeout=timeout, address=address,
-        backend_options=backend_options, view=view, observers=observers))
+        backend_options=backend_options, view=view, observers=observers, journal=journal))
 
 
-def start(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, Any]) -> Run:
-    """Run what :func:`~workbench.checks.prepare` checked, with the view its settings name."""
+def start(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, Any],
+          **resumed: Any) -> Run:
+    """Run what :func:`~workbench.checks.prepare` checked, with the view its settings name
+    (``resumed``: what :func:`workbench.resume` passes on to the engine)."""
     from .views import make_view
 
-    return execute(fn, items, settings, [make_view(settings["view"])])
+    return execute(fn, items, settings, [make_view(settings["view"])], **resumed)

@@ -13,6 +13,7 @@ from . import backends
 from .config import NOT_GIVEN, resolve
 from .errors import InputError
 from .events import Observer
+from .journal import check as journal_setting
 from .payload import function_name
 from .plan import check_chunksize, check_workers, materialize, whole
 
@@ -26,7 +27,7 @@ def prepare(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_
             seed: int | None = NOT_GIVEN, retries: int = NOT_GIVEN,
             timeout: float | None = NOT_GIVEN, address: str | None = NOT_GIVEN,
             backend_options: dict[str, Any] | None = NOT_GIVEN, view: Any = NOT_GIVEN,
-            observers: Sequence[Observer] = ()
+            observers: Sequence[Observer] = (), journal: Any = NOT_GIVEN
             ) -> tuple[Callable[..., Any], dict[int, Any], dict[str, Any]]:
     """The checks of :func:`workbench.run`, nothing started: ``(fn, items by index,
     settings)`` for :func:`workbench.engine.execute`, or an :class:`InputError` that says
@@ -50,6 +51,7 @@ def prepare(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_
         "backend_options": resolve("backend_options", backend_options) or {},
         "view": resolve("view", view),
         "observers": tuple(observers),
+        "journal": journal_setting(resolve("journal", journal)),
     }
     _check_settings(settings)
     backends.backend_class(settings["backend"])  # unknown or missing backend: fail before work
@@ -138,6 +140,8 @@ def rerun_settings(previous: dict[str, Any], changes: dict[str, Any]) -> dict[st
     again["workers"] = check_workers(again["workers"])
     again["chunksize"] = check_chunksize(again["chunksize"])
     again["observers"] = tuple(again["observers"])
+    # A rerun is a run of its own: a new journal file, unless one is named for it.
+    again["journal"] = journal_setting(changes.get("journal", bool(again.get("journal"))))
     _check_settings(again)
     backends.backend_class(again["backend"])
     return again

@@ -3,7 +3,9 @@ time, and a check that every backend's results equal serial's."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from . import backends as _backends
@@ -47,8 +49,9 @@ def compare(fn: Callable[..., Any], items: Iterable[Any],
 
         settings["seed"] = int(np.random.SeedSequence().entropy)
     data = materialize(items)  # a generator must feed every backend the same items
+    journal = settings.pop("journal", None)
     # every backend's settings are checked before any runs; address= is for those it fits
-    prepared = {name: prepare(fn, data, backend=name, **(
+    prepared = {name: prepare(fn, data, backend=name, journal=_journal(journal, name), **(
         settings if name in ADDRESSED else {**settings, "address": None})) for name in ordered}
     runs = {}
     for name in ordered:
@@ -57,3 +60,15 @@ def compare(fn: Callable[..., Any], items: Iterable[Any],
             break
     return Comparison(runs, "serial")
 
+
+def _journal(journal: Any, backend: str) -> Any:
+    """A journal file named for a comparison: one per backend (``etl.wbrun`` ->
+    ``etl-dask.wbrun``); ``True``/``False``/not given as they are."""
+    from .config import NOT_GIVEN
+
+    if journal is None:
+        return NOT_GIVEN
+    if isinstance(journal, (str, os.PathLike)) and os.fspath(journal):
+        path = Path(os.fspath(journal)).expanduser()
+        return path.with_name(f"{path.stem}-{backend}{path.suffix or '.wbrun'}")
+    return journal

@@ -27,6 +27,13 @@ DEFAULTS: dict[str, Any] = {
     "address": None,
     "view": "auto",
     "backend_options": None,
+    # The journal (workbench.journal): on, off, or a file; where runs are kept, how many
+    # (and how many bytes in all) are kept there, and the largest result stored.
+    "journal": True,
+    "journal_dir": None,
+    "journal_keep": 100,
+    "journal_max_bytes": 2 * 1024**3,
+    "journal_max_value": 1024**2,
 }
 
 _scoped: ContextVar[dict[str, Any]] = ContextVar("workbench_config", default={})  # noqa: B039 - never mutated: a block sets a new dict

@@ -93,9 +93,12 @@ class Loss(NamedTuple):
 class Outcome(NamedTuple):
     """What a backend reports about one chunk: the records that arrived (``report``, maybe
     only some of the chunk's when the backend streams), whether the chunk is over
-    (``done``), and if it ended early, why (``loss``)."""
+    (``done``), and if it ended early, why (``loss``). ``wire`` is the pickled message the
+    report came in, ``(kind, chunk_id, report)``, when the backend received it as bytes: the
+    journal keeps those bytes as they are instead of pickling the report again."""
 
     chunk_id: int
     report: ChunkReport | None = None
     done: bool = True
     loss: Loss | None = None
+    wire: bytes | None = None

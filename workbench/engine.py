@@ -17,6 +17,7 @@ from typing import Any
 
 from . import backends
 from .events import BackendReady, Observer, RunFinished, RunStarted
+from .journal import begin
 from .loop import Loop
 from .payload import Encoded, encode_function, function_name
 from .result import Run, RunSpec
@@ -30,20 +31,29 @@ def last_run() -> Run | None:
 
 
 def execute(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, Any],
-            observers: Sequence[Observer] = ()) -> Run:
+            observers: Sequence[Observer] = (), prior: Run | None = None,
+            all_items: dict[int, Any] | None = None) -> Run:
     """Run ``fn`` over ``items`` (index -> item) with checked ``settings`` (see
     :func:`workbench.checks.prepare`); ``observers`` and the settings' own receive the
-    events."""
+    events, after the journal's writer (:mod:`workbench.journal`).
+
+    A resumed run (:func:`workbench.resume`) passes the run it continues as ``prior`` and
+    every item as ``all_items``: the new Run starts with ``prior``'s records and runs only
+    ``items``."""
     global _last_run
     name = settings["backend"]
     cls = backends.backend_class(name)
     encoded = Encoded(b"local", fn, {}, []) if cls.local else encode_function(fn)
     spec = backends.BackendSpec(name, settings["workers"], settings["address"],
                                 tuple(sorted(settings["backend_options"].items())))
-    result = Run(RunSpec(fn, items, settings), function_name(fn), name, settings["workers"],
-                 settings["seed"], settings["chunksize"])
+    result = Run(RunSpec(fn, items if all_items is None else all_items, settings),
+                 function_name(fn), name, settings["workers"], settings["seed"],
+                 settings["chunksize"])
+    if prior is not None:
+        result.adopt(prior)
+    journal = begin(result, fn, settings, encoded.files)  # a file in use: an error here
     _last_run = result
-    notify = _Notifier([o for o in (*observers, *settings["observers"]) if o])
+    notify = _Notifier([o for o in (journal, *observers, *settings["observers"]) if o])
     notify(RunStarted(result))
     if not items:  # nothing to run: no backend to start (a cold Ray costs seconds)
         result.state = "finished"
@@ -61,8 +71,16 @@ def execute(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, A
         result.dashboard = backend.dashboard
         result.state = "running"
         notify(BackendReady(result))
-        loop = Loop(result, backend, encoded, items, settings, notify)
-        loop.go(_sampler(backend))
+        try:  # (the loop tells RunFinished itself, also when it fails)
+            loop = Loop(result, backend, encoded, items, settings, notify, journal)
+            sampler = _sampler(backend)
+        except BaseException as exc:  # e.g. sending a large shared= object failed
+            result.state = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            notify(RunFinished(result))
+            raise
+        if journal is not None:
+            journal.watch(sampler)
+        loop.go(sampler)
     return result
 
 

@@ -22,6 +22,16 @@ class BackendError(RuntimeError):
     answer)."""
 
 
+class JournalError(InputError):
+    """A journal file that cannot be used (missing, damaged, newer, in use by another
+    process): the message says which and what to do, in one line."""
+
+
+class JournalWarning(RuntimeWarning):
+    """The journal stopped (a folder that cannot be written, a full disk): the run goes on in
+    memory, and the message says where the journal was and why it stopped."""
+
+
 class TaskErrors(Exception):
     """Raised by :meth:`Run.raise_for_errors`: a summary of every failed task of a run."""
 

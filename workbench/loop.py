@@ -37,8 +37,9 @@ class Loop:
 
     def __init__(self, result: Any, backend: Backend, encoded: Encoded,
                  items: dict[int, Any], settings: dict[str, Any],
-                 notify: Callable[[Any], None]):
+                 notify: Callable[[Any], None], journal: Any = None):
         self.run, self.backend, self.items, self.notify = result, backend, items, notify
+        self.journal = journal  # workbench.journal.writer.JournalWriter, or None
         self.key = encoded.key
         self.files = encoded.files  # where the code sent by value came from (tracebacks)
         self.by_value = encoded.by_value  # modules the items must be pickled with, by value
@@ -78,9 +79,9 @@ class Loop:
             stopping = interrupted or run.cancel_requested
             if stopping or self.in_flight:  # also an unexpected error: leave nothing running
                 self._stop()
-            run.wall_time = time.perf_counter() - began
+            run.wall_time = run.wall_before + (time.perf_counter() - began)
             if sampler is not None:
-                run.resources = sampler.stop()
+                run.resources = [*run.resources, *sampler.stop()]
             run.state = "interrupted" if interrupted else (
                 "cancelled" if stopping else "finished")
             self.notify(RunFinished(run))
@@ -118,7 +119,7 @@ class Loop:
                 index, attempt = tasks.pop(pos)
                 records.append(unpicklable_item_record(index, attempt, self.items[index],
                                                        reason))
-            self._finish(records[::-1])
+            self._finish(self._made(records[::-1]))
         return blob, tasks
 
     def _count_running(self) -> None:
@@ -134,15 +135,21 @@ class Loop:
                 finished += self._take(outcome, *entry)
         self._count_running()
         self._finish(finished)
+        if self.journal is not None:
+            self.journal.push()
 
     def _take(self, outcome: Outcome, tasks: list[Task], submitted: float) -> list[TaskRecord]:
         """The records of one chunk's outcome; when the chunk is over, also those of its
         tasks that never reported."""
         chunk_id, records = outcome.chunk_id, []
         if outcome.report is not None and outcome.report.records:
-            records, timed, busy = decode_chunk(outcome.report, submitted, time.time(),
-                                                not self.backend.local, self.files)
+            received, encoded = time.time(), not self.backend.local
+            records, timed, busy = decode_chunk(outcome.report, submitted, received, encoded,
+                                                self.files)
             self.planner.observe_many(timed, busy)
+            if self.journal is not None:  # what the wire carried, kept as it came
+                self.journal.report(chunk_id, outcome.report, submitted, received, encoded,
+                                    outcome.wire)
         earlier = self.reported.get(chunk_id)  # records of this chunk that came before
         if not outcome.done:
             if records:
@@ -179,7 +186,7 @@ class Loop:
                     again = [(i, a + 1) for i, a in suspects]
                     self.isolated.update(again)
                     self.planner.resend(again, alone=True)
-                    self._record(self._suspected(suspects, loss, submitted))
+                    self._record(self._made(self._suspected(suspects, loss, submitted)))
                 missing = [t for t in missing if t not in suspects]
         return self._missing(missing, loss, submitted)
 
@@ -195,6 +202,16 @@ class Loop:
     def _missing(self, tasks: list[Task], loss: Loss | None,
                  submitted: float) -> list[TaskRecord]:
         """Final records for tasks that never reported."""
+        return self._made(self._unrecorded(tasks, loss, submitted))
+
+    def _made(self, records: list[TaskRecord]) -> list[TaskRecord]:
+        """Records made here, not by a worker: the journal keeps them one by one."""
+        if self.journal is not None:
+            self.journal.records(records)
+        return records
+
+    def _unrecorded(self, tasks: list[Task], loss: Loss | None,
+                    submitted: float) -> list[TaskRecord]:
         if self.run.cancel_requested or self._stopping:
             status, error = CANCELLED, TaskError("Cancelled", "the run was stopped", "")
         elif loss is None:
@@ -234,11 +251,11 @@ class Loop:
         """Cancel what is queued and running; keep every record that made it back."""
         self._stopping = True
         now = time.time()
-        self._finish([TaskRecord(index=i, status=CANCELLED, attempt=a, submitted=None,
-                                 received=now,
-                                 error=TaskError("Cancelled", "the run was stopped before "
-                                                 "this task started", ""))
-                      for i, a in self.planner.drain()])
+        self._finish(self._made([
+            TaskRecord(index=i, status=CANCELLED, attempt=a, submitted=None, received=now,
+                       error=TaskError("Cancelled", "the run was stopped before this task "
+                                       "started", ""))
+            for i, a in self.planner.drain()]))
         if not self.in_flight:
             return
         self.backend.cancel(list(self.in_flight))

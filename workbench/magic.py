@@ -10,8 +10,10 @@ stays defined for ordinary use), looks things up there, calls :func:`workbench.r
 from __future__ import annotations
 
 import ast
+import contextlib
 import inspect
 import keyword
+from collections.abc import Iterator
 from typing import Any
 
 from IPython.core import magic_arguments
@@ -36,7 +38,7 @@ OLD_VIEWS = {"widget": "auto"}
 @magics_class
 class ParallelMagics(Magics):
     @magic_arguments.magic_arguments()
-    @magic_arguments.argument("--over", required=True, metavar="EXPR",
+    @magic_arguments.argument("--over", default=None, metavar="EXPR",
                               help="the items: an expression in the notebook namespace, "
                                    "e.g. shop_ids or range(100) (quote it if it has spaces)")
     @magic_arguments.argument("--backend", default="serial", metavar="NAME",
@@ -64,6 +66,14 @@ class ParallelMagics(Magics):
     @magic_arguments.argument("--out", default=None, metavar="NAME",
                               help=f"store the Run (or Comparison) here; it is always "
                                    f"also stored in {RESULT_NAME}")
+    @magic_arguments.argument("--journal", default=None, metavar="PATH",
+                              help="write the run's journal to this file (default: a new "
+                                   "file in the journal folder, see workbench.runs())")
+    @magic_arguments.argument("--no-journal", action="store_true",
+                              help="keep the run in memory only")
+    @magic_arguments.argument("--resume", default=None, metavar="ID",
+                              help="finish the journaled run ID (or path): run only its items "
+                                   "without an ok record, with this cell's function")
     @magic_arguments.argument("--view", default="auto", choices=(*VIEWS, *OLD_VIEWS),
                               help="auto (default: the live panel in a notebook, else as "
                                    "text), text (a progress bar and a summary) or none; "
@@ -84,6 +94,7 @@ class ParallelMagics(Magics):
         names = _backend_names(args.backend)
         view = OLD_VIEWS.get(args.view, args.view)
         settings = _settings(args)
+        _check_journal(args, names)
         if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
             raise UsageError(f"--out {args.out}: not a variable name; give a name such as "
                              "--out run2")
@@ -104,10 +115,13 @@ class ParallelMagics(Magics):
         if not callable(fn) or inspect.iscoroutinefunction(fn):
             raise UsageError(f"{fn_name} is a {type(fn).__name__}, not a plain function: "
                              "%%parallel maps a `def` function (not async)")
-        items = _evaluate_over(args.over, ns)
+        items = _evaluate_over(args.over, ns) if args.over is not None else None
         if args.shared:
             settings["shared"] = _shared(args.shared, ns)
-        result = self._run(fn, items, names, settings, view)
+        if args.resume is not None:
+            result = self._resume(args.resume, fn, items, _changes(line, names, settings), view)
+        else:
+            result = self._run(fn, items, names, settings, view)
         ns[RESULT_NAME] = result
         if args.out:
             ns[args.out] = result
@@ -119,16 +133,31 @@ class ParallelMagics(Magics):
         filename = self.shell.compile.cache(source, self.shell.execution_count, raw_code=cell)
         return compile(source, filename, "exec", ast.PyCF_ONLY_AST), filename
 
+    def _resume(self, run_id: str, fn: Any, items: list | None, changes: dict,
+                view: str) -> Any:
+        from .journal import resume
+
+        with self._edge():
+            return resume(run_id, fn=fn, items=items,
+                          view=make_view(view) if view == "auto" else view, **changes)
+
     def _run(self, fn: Any, items: list, names: list[str], settings: dict, view: str) -> Any:
         # "auto": one view for every run of the cell (a comparison's panel has a bar per
         # backend from the start). "text" and "none" go by name: each run makes its own, and
         # a Run keeps the name for rerun_failed().
         chosen = (make_view(view, backends=shown_backends(names, len(names) > 1))
                   if view == "auto" else view)
-        try:
+        with self._edge():
             if len(names) == 1:
                 return run_one(fn, items, backend=names[0], view=chosen, **settings)
             return compare(fn, items, backends=names, view=chosen, **settings)
+
+    @contextlib.contextmanager
+    def _edge(self) -> Iterator[None]:
+        """A run's way out of the cell: Ctrl-C keeps the run in ``_parallel``; bad input is
+        one ``UsageError`` line."""
+        try:
+            yield
         except Interrupted as exc:
             self.shell.user_ns[RESULT_NAME] = exc.run
             raise KeyboardInterrupt(
@@ -158,6 +187,42 @@ def _backend_names(spec: str) -> list[str]:
         raise UsageError(str(exc)) from None
 
 
+def _check_journal(args: Any, names: list[str]) -> None:
+    if args.journal is not None and args.no_journal:
+        raise UsageError("--journal PATH and --no-journal contradict each other: give one")
+    if args.resume is not None:
+        if args.journal is not None or args.no_journal:
+            raise UsageError("--resume writes to the journal of the run it resumes: leave "
+                             "out --journal and --no-journal")
+        if len(names) > 1:
+            raise UsageError("--resume continues one run on one backend: give one --backend")
+    elif args.over is None:
+        raise UsageError("--over is required: the items to map, e.g. --over range(100) "
+                         "(or --resume ID to finish a journaled run)")
+
+
+#: What ``--resume`` takes from the line; the rest comes from the run it resumes.
+RESUMED = ("backend", "workers", "chunksize", "timeout", "retries", "address", "seed")
+
+
+def _changes(line: str, names: list[str], settings: dict[str, Any]) -> dict[str, Any]:
+    """``--resume``: the settings written on the line (not argparse's defaults), which
+    override the resumed run's own."""
+    import shlex
+
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        words = line.split()
+    given = {w[2:].split("=")[0] for w in words if w.startswith("--")}
+    changes = {k: v for k, v in {**settings, "backend": names[0]}.items()
+               if k in given and k in RESUMED}
+    if "shared" in settings:
+        raise UsageError("--resume keeps the shared objects of the run it resumes: leave "
+                         "out --shared")
+    return changes
+
+
 def _settings(args: Any) -> dict[str, Any]:
     from .plan import check_chunksize, check_workers
 
@@ -181,6 +246,10 @@ def _settings(args: Any) -> dict[str, Any]:
         settings["timeout"] = args.timeout
     if args.address is not None:
         settings["address"] = args.address
+    if args.no_journal:
+        settings["journal"] = False
+    elif args.journal is not None:
+        settings["journal"] = args.journal
     return settings
 
 

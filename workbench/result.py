@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import TaskErrors
 from .records import CANCELLED, ERROR, LOST, OK, STATUSES, Failed, TaskRecord
-from .views.format import counts_text
+from .views.format import counts_text, ranges_text
 
 #: Tracebacks shown in full by :meth:`Run.raise_for_errors`; the rest are counted.
 MAX_TRACEBACKS = 3
@@ -26,18 +26,6 @@ class RunSpec:
     fn: Callable[..., Any]
     items: dict[int, Any]  # index -> item
     settings: dict[str, Any]
-
-
-def _ranges(indices: list[int]) -> str:
-    """``[1, 2, 3, 7]`` as ``"tasks 1-3, 7"``."""
-    if not indices:
-        return "no task"
-    parts, start = [], indices[0]
-    for prev, cur in zip(indices, indices[1:] + [None]):
-        if cur is None or cur != prev + 1:
-            parts.append(f"{start}-{prev}" if prev != start else f"{start}")
-            start = cur
-    return "tasks " + ", ".join(parts)
 
 
 class Logs:
@@ -75,6 +63,8 @@ class Run:
     running : tasks handed to the backend that have not finished (queued there or running).
     resources : CPU and memory samples of the local worker processes (``Sample`` objects).
     chunk_sizes : the size of each chunk sent, in order (shows what ``chunksize="auto"`` chose).
+    journal, id : the file the run is journaled in and its name (see :func:`workbench.runs`);
+        ``None`` with ``journal=False`` or when the journal could not be written.
     """
 
     def __init__(self, spec: RunSpec, fn_name: str, backend: str, workers: int | None,
@@ -95,6 +85,9 @@ class Run:
         self.chunk_sizes: list[int] = []
         self.running = 0  # tasks handed to the backend and not finished yet
         self.resources: list[Any] = []  # workbench.sampler.Sample of local worker processes
+        self.journal: Any = None  # pathlib.Path of the run's journal file
+        self.id: str | None = None
+        self.wall_before = 0.0  # a resumed run: the wall time of the sessions before this one
         self._records: dict[int, TaskRecord] = {}
         self._counts = dict.fromkeys(STATUSES, 0)
         self._cancel = threading.Event()
@@ -113,6 +106,13 @@ class Run:
                 self.history.append(old)
             known[index] = record
             counts[record.status] += 1
+
+    def adopt(self, earlier: Run) -> None:
+        """Start from ``earlier``'s records, history, wall time and samples (a resume)."""
+        self.history.extend(earlier.history)
+        self.collect_many(earlier.tasks)
+        self.wall_time = self.wall_before = earlier.wall_time
+        self.resources = list(earlier.resources)
 
     # ----------------------------------------------------------------- pickling
     def __getstate__(self) -> dict[str, Any]:
@@ -229,7 +229,7 @@ class Run:
         if len(errors) > 20:
             lines.append(f"  ... and {len(errors) - 20} more (see run.errors)")
         if unfinished or pending:
-            lines.append(f"  not run: {_ranges([r.index for r in unfinished])}"
+            lines.append(f"  not run: {ranges_text([r.index for r in unfinished])}"
                          + (f" and {pending} pending" if pending else ""))
         for r in errors[:MAX_TRACEBACKS]:
             where = f" on {r.worker} (pid {r.pid})" if r.worker else ""
@@ -252,6 +252,17 @@ class Run:
         if "view" not in settings and not isinstance(again.get("view"), str):
             again["view"] = "auto"  # a panel belongs to its own run: the rerun gets its own
         return start(self.spec.fn, failed, again)
+
+    # ----------------------------------------------------------------- export
+    def to_pandas(self) -> Any:
+        """A DataFrame, a row per finished task (columns: :data:`workbench.export.COLUMNS`)."""
+        from .export import frame
+        return frame(self)
+
+    def save(self, path: Any) -> Any:
+        """Write the run to a new journal file (``workbench.open(path)`` reads it)."""
+        from .journal import save
+        return save(self, path)
 
     # ----------------------------------------------------------------- plots
     def plot_timeline(self) -> Any:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.connection
 import os
+import pickle
 import signal
 import time
 from collections import deque
@@ -227,10 +228,11 @@ class ProcessMapBackend(Backend):
         outcomes = []
         try:
             while w.conn.poll():
-                kind, chunk_id, result = w.conn.recv()
+                wire = w.conn.recv_bytes()  # (what conn.recv() unpickles; kept for the journal)
+                kind, chunk_id, result = pickle.loads(wire)
                 w.quiet_since = time.monotonic()
                 done = kind == "done"
-                outcomes.append(Outcome(chunk_id, result, done=done))
+                outcomes.append(Outcome(chunk_id, result, done=done, wire=wire))
                 if done and w.chunks and w.chunks[0] == chunk_id:
                     w.chunks.popleft()
                     w.limits.pop(chunk_id, None)

@@ -42,6 +42,18 @@ def duration(seconds: float) -> str:
 
 
 # --------------------------------------------------------------------- counts
+def ranges_text(indices: list[int]) -> str:
+    """``[1, 2, 3, 7]`` as ``"tasks 1-3, 7"``."""
+    if not indices:
+        return "no task"
+    parts, start = [], indices[0]
+    for prev, cur in zip(indices, indices[1:] + [None]):
+        if cur is None or cur != prev + 1:
+            parts.append(f"{start}-{prev}" if prev != start else f"{start}")
+            start = cur
+    return "tasks " + ", ".join(parts)
+
+
 def failed_count(counts: dict[str, int]) -> int:
     """Tasks that failed: raised (``error``) or lost with their worker (``lost``)."""
     return counts[ERROR] + counts[LOST]

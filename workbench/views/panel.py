@@ -273,3 +273,17 @@ def _png(figure: Any) -> Any:
     figure.savefig(buffer, format="png", dpi=80)
     return Image(data=buffer.getvalue(), format="png")
 
+
+
+def stored_panel(run: Any) -> RunPanel:
+    """The panel of a run that is not going on here (read from its journal), drawn at once:
+    its Stop button is off and says how the run ended."""
+    panel = RunPanel(run.fn_name, [run.backend], len(run), run.workers)
+    panel.current = run
+    panel.runs[run.backend] = run
+    panel._draw_progress(run)
+    panel._draw_results()
+    panel.stop_button.disabled = True
+    panel.stop_button.description = run.state
+    panel.stop_button.tooltip = f"read from {run.journal}" if run.journal else "a past run"
+    return panel

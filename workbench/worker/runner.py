@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..contract import ERROR, OK, ChunkReport, RawError, RawRecord
+from ..contract import ERROR, OK, OK_PLAIN, ChunkReport, RawError, RawRecord
 from . import functions, hooks
-from .encoding import encode_error, encode_value
+from .encoding import PLAIN, encode_error, encode_value
 from .nested import guard_nested_processes
 from .task_api import MAX_OUTPUT, TaskContext, TaskTimeout, current, stops_the_run
 from .timeouts import deadline
@@ -115,8 +115,11 @@ def run_task(fn: Callable[..., Any], index: int, attempt: int, item: Any,
         status, error = ERROR, encode_error(exc, options.encode)
     end = time.time()
     current.reset(token)
-    if status == OK and options.encode:
-        status, value, error = encode_value(value, index)
+    if status == OK:
+        if options.encode:
+            status, value, error = encode_value(value, index)
+        elif type(value) in PLAIN:  # marked, so the journal need not look at it again
+            status = OK_PLAIN
     # a RawRecord's fields as a plain tuple: see RawRecord for why
     return (index, status, value, error, ctx.finish_output(), tuple(ctx.logs),
             tuple(ctx.warnings), start, end, attempt)

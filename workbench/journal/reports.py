@@ -1,0 +1,88 @@
+"""A chunk report as the journal keeps it: the pickle of what the workers sent, with results
+in the form remote workers send them (plain, or pickled on their own), so that reading it back
+is :func:`workbench.payload.decode_chunk`, as on arrival."""
+
+from __future__ import annotations
+
+import operator
+import pickle
+from typing import Any
+
+from ..contract import OK, OK_PLAIN, ChunkReport, RawError
+from .rows import NotStored, dump, exception_bytes
+
+_status = operator.itemgetter(1)
+_ONLY_PLAIN = {OK_PLAIN}
+
+
+def pack(reports: list[list[Any]], cap: int) -> bytes:
+    """Chunk reports ``[chunk_id, submitted, received, encoded, (worker, pid, host),
+    records]`` pickled together for the journal as ``(submitted, received, encoded, report)``
+    entries. ``encoded``: the results are already pickled (remote workers), else (``serial``)
+    they are the objects. A report that came as bytes (``head`` None, ``records`` the pickled
+    ``(kind, chunk_id, report)`` message) is kept as those bytes. Results larger than ``cap``
+    bytes, or that cannot be pickled, are replaced by a :class:`NotStored` that says so.
+    (Reports of one chunk that followed each other came as one entry, with the ``received``
+    of the last: nothing reads it but the journal, and a serial task's record arrives as it
+    ends.)"""
+    kept = []
+    for _, submitted, received, encoded, head, records in reports:
+        if head is None:  # the wire's bytes: as they came, unless a result may be too big
+            if len(records) <= cap:
+                kept.append((submitted, received, encoded, records))
+                continue
+            head, records = tuple(pickle.loads(records)[2][:3]), pickle.loads(records)[2][3]
+        kept.append((submitted, received, encoded, (*head, records))
+                    if encoded or _plain(records)
+                    else _recast(submitted, received, head, records, cap))
+    data = pickle.dumps(kept, protocol=5)
+    if len(data) <= cap:  # no result can be over the cap: the usual case, no per-task look
+        return data
+    kept = [_recast(e[0], e[1], e[3][:3], e[3][3], cap, encoded=e[2])
+            if not isinstance(e[3], bytes) and _too_big(e[3][3], cap) else e for e in kept]
+    return pickle.dumps(kept, protocol=5)
+
+
+def _plain(records: list[tuple[Any, ...]]) -> bool:
+    """Local records that a new kernel can load as they are: every task ``ok`` with a plain
+    result (the worker marks those ``OK_PLAIN``), so no object and no exception in them."""
+    return set(map(_status, records)) <= _ONLY_PLAIN
+
+
+def _too_big(records: list[tuple[Any, ...]], cap: int) -> bool:
+    return any(type(r[2]) in (bytes, str) and len(r[2]) > cap for r in records)
+
+
+def _recast(submitted: float, received: float, head: tuple[Any, ...],
+            records: list[tuple[Any, ...]], cap: int, encoded: bool = False
+            ) -> tuple[float, float, bool, tuple[Any, ...]]:
+    """The report in the remote form (results pickled on their own, or a NotStored)."""
+    return submitted, received, True, (*head, [_stored(r, encoded, cap) for r in records])
+
+
+def _stored(record: tuple[Any, ...], encoded: bool, cap: int) -> tuple[Any, ...]:
+    index, status, value, err, *rest = record
+    if status == OK and not encoded:  # (a plain value is OK_PLAIN already)
+        value = _dumped(value)
+    if status in (OK, OK_PLAIN):
+        if isinstance(value, (bytes, str)) and len(value) > cap:
+            what = "bytes" if status == OK or isinstance(value, bytes) else "characters"
+            value = NotStored(f"{len(value):,} {what}, over the {cap:,} byte journal cap")
+        if isinstance(value, NotStored):
+            status = OK_PLAIN
+    if err is not None and not encoded and err.exception is not None:
+        err = RawError(err.type, err.message, err.traceback, exception_bytes(err.exception))
+    return (index, status, value, err, *rest)
+
+
+def _dumped(value: Any) -> bytes | NotStored:
+    try:
+        return dump(value)
+    except Exception as exc:  # noqa: BLE001 - an unpicklable result is kept as a note
+        return NotStored(f"not picklable ({type(exc).__name__}: {exc})"[:300])
+
+
+def unpack(data: bytes) -> list[tuple[float, float, bool, ChunkReport]]:
+    """What :func:`pack` wrote: ``(submitted, received, encoded, report)`` entries."""
+    return [(s, r, e, pickle.loads(report)[2] if isinstance(report, bytes)
+             else ChunkReport._make(report)) for s, r, e, report in pickle.loads(data)]
