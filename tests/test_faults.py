@@ -183,7 +183,11 @@ def test_a_timeout_holds_on_every_backend(parallel_backend, hang):
     assert not backends.backend_class("serial").stops_stuck_tasks, "the caller's process"
     r = run(hang, range(4), parallel_backend, timeout=2, chunksize=1)
     assert r.task(0).status == "error" and r.task(0).error.type == "TaskTimeout"
-    assert r.task(0).attempt == 1 and not r.history, "a timed-out task is not run again"
+    assert r.task(0).attempt == 1, "a timed-out task is not run again"
+    assert not [h for h in r.history if h.index == 0], "a timed-out task is not run again"
+    # A task Dask had queued on the ended worker dies with it: it is run again, and its lost
+    # attempt is kept, with the worker's death as its cause.
+    assert all(h.status == "lost" and "died" in h.error.message for h in r.history)
     assert r.results[1:] == [1, 2, 3]
     assert r.wall_time < 2 + 3, f"TaskTimeout came {r.wall_time:.1f} s after the start"
     assert run(abs, [-1], parallel_backend).results == [1], "the backend works afterwards"

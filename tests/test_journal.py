@@ -58,7 +58,7 @@ def test_a_run_reads_back_from_its_journal_as_it_was(backend):
     stored = wb.open(run.id)
     same_records(run, stored)
     assert isinstance(stored.results[4], NotStored)
-    assert "5,000 bytes, over the 1,000 byte journal cap" in repr(stored.results[4])
+    assert "5,000 bytes, over the 1,000 byte journal cap: b'xxxxx" in repr(stored.results[4])
     assert [v for i, v in enumerate(stored.results) if i not in (3, 4)] == [
         v for i, v in enumerate(run.results) if i not in (3, 4)]
     assert stored.task(3).error.type == "KeyError" and stored.logs[3] == "out 3\n"
@@ -194,6 +194,7 @@ def test_resume_says_what_it_needs_when_items_were_not_stored(tmp_path):
     (lambda p: _sql(p, "PRAGMA user_version=99"), r"written by a newer workbench \(journal "
                                                   r"schema 99, this one reads up to 1\)"),
     (lambda p: (p.unlink(), _sql(p, "CREATE TABLE t (x)")), "not a workbench journal"),
+    (lambda p: p.write_bytes(b""), "holds no run yet .*cut off before it"),
 ])
 def test_a_damaged_foreign_or_newer_file_is_one_clear_line(damage, message):
     run = wb.run(chatty, range(30), backend="serial", view="none")

@@ -9,7 +9,7 @@ import pickle
 from typing import Any
 
 from ..contract import OK, OK_PLAIN, ChunkReport, RawError
-from .rows import NotStored, dump, exception_bytes
+from .rows import NotStored, dump, exception_bytes, short_repr
 
 _status = operator.itemgetter(1)
 _ONLY_PLAIN = {OK_PLAIN}
@@ -62,17 +62,28 @@ def _recast(submitted: float, received: float, head: tuple[Any, ...],
 
 def _stored(record: tuple[Any, ...], encoded: bool, cap: int) -> tuple[Any, ...]:
     index, status, value, err, *rest = record
+    shown = value  # the object, for the repr of one that is not stored
     if status == OK and not encoded:  # (a plain value is OK_PLAIN already)
         value = _dumped(value)
     if status in (OK, OK_PLAIN):
         if isinstance(value, (bytes, str)) and len(value) > cap:
+            if status == OK and encoded:
+                shown = _loaded(value)
             what = "bytes" if status == OK or isinstance(value, bytes) else "characters"
-            value = NotStored(f"{len(value):,} {what}, over the {cap:,} byte journal cap")
+            value = NotStored(f"{len(value):,} {what}, over the {cap:,} byte journal cap: "
+                              f"{short_repr(shown)}")
         if isinstance(value, NotStored):
             status = OK_PLAIN
     if err is not None and not encoded and err.exception is not None:
         err = RawError(err.type, err.message, err.traceback, exception_bytes(err.exception))
     return (index, status, value, err, *rest)
+
+
+def _loaded(data: bytes) -> Any:
+    try:
+        return pickle.loads(data)
+    except Exception as exc:  # noqa: BLE001 - only its repr was wanted
+        return f"<a result that does not load here: {type(exc).__name__}>"
 
 
 def _dumped(value: Any) -> bytes | NotStored:

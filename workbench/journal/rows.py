@@ -69,9 +69,9 @@ def encode_value(value: Any, cap: int) -> tuple[bytes | None, str | None]:
     try:
         data = dump(value)
     except Exception as exc:  # noqa: BLE001 - an unpicklable result is kept as its repr
-        return None, f"not picklable ({type(exc).__name__}): {_short_repr(value)}"
+        return None, f"not picklable ({type(exc).__name__}): {short_repr(value)}"
     if len(data) > cap:
-        return None, f"{len(data):,} bytes, over the {cap:,} byte cap: {_short_repr(value)}"
+        return None, f"{len(data):,} bytes, over the {cap:,} byte cap: {short_repr(value)}"
     return data, None
 
 
@@ -87,7 +87,7 @@ def exception_bytes(exc: BaseException | None) -> bytes | None:
         return None
 
 
-def _short_repr(value: Any) -> str:
+def short_repr(value: Any) -> str:
     try:
         text = repr(value)
     except Exception:  # noqa: BLE001 - a broken __repr__

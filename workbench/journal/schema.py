@@ -90,6 +90,10 @@ def open_journal(path: str | os.PathLike[str], write: bool = False) -> sqlite3.C
     except sqlite3.DatabaseError as exc:
         raise JournalError(f"{path}: cannot be read as a workbench journal: it is damaged "
                            f"or not one ({exc})") from None
+    if app != APPLICATION_ID and path.stat().st_size == 0:
+        db.close()
+        raise JournalError(f"{path}: holds no run yet (its writer has not made its first "
+                           "commit, or was cut off before it)")
     if app != APPLICATION_ID:
         db.close()
         raise JournalError(f"{path}: not a workbench journal (an SQLite file of another "
