@@ -63,7 +63,7 @@ def save(run: Any, path: str | os.PathLike[str]) -> Path:
     """Write ``run`` (every record, the function and items when they pickle) to a new
     journal file at ``path``; returns the path."""
     from ..events import BackendReady
-    from .begin import _blobs, _meta
+    from .begin import _blobs, _meta, max_value
     from .claims import reserve
     from .writer import JournalWriter
 
@@ -76,16 +76,10 @@ def save(run: Any, path: str | os.PathLike[str]) -> Path:
     writer = JournalWriter(target, None,
                            lambda: {**_meta(run, spec.fn, spec.settings), "run_id": target.stem},
                            lambda: _blobs(spec.fn, spec.items, spec.settings),
-                           resolve_max_value())
+                           max_value())
     writer(BackendReady(run))
     writer.records([*run.history, *run.tasks])
     writer.finish(run, wait=True, whole=True)
     if writer.failed:
         raise OSError(f"cannot write {target}: {writer.failed}")
     return target
-
-
-def resolve_max_value() -> int:
-    from ..config import NOT_GIVEN, resolve
-
-    return resolve("journal_max_value", NOT_GIVEN)

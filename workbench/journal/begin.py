@@ -37,8 +37,10 @@ class Append:
 
 def check(journal: Any) -> Any:
     """``journal=``: True, False/None, or a path (``str`` or ``os.PathLike``)."""
-    if journal is None or isinstance(journal, (bool, Append)):
-        return bool(journal) if not isinstance(journal, Append) else journal
+    if isinstance(journal, Append):
+        return journal
+    if journal is None or isinstance(journal, bool):
+        return bool(journal)
     if isinstance(journal, (str, os.PathLike)) and os.fspath(journal):
         return Path(os.fspath(journal)).expanduser()
     raise InputError(f"journal must be True, False or a file path, got {journal!r}: e.g. "
@@ -75,7 +77,7 @@ def begin(run: Any, fn: Callable[..., Any], settings: dict[str, Any],
         path, opened,
         (lambda: {}) if append else (lambda: _meta(run, fn, settings, files, created)),
         (lambda: []) if append else (lambda: _blobs(fn, items, settings)),
-        resolve("journal_max_value", NOT_GIVEN), files,
+        max_value(), files,
         sampled_until=max((s.time for s in run.resources), default=0.0))  # a resume's
     if not append and target is True:  # old runs go, off the run's thread
         threading.Thread(target=writer_prune, args=(path,), daemon=True,
@@ -94,6 +96,11 @@ def _new_file(fn_name: str) -> Path:
         except JournalError:
             continue
     raise FileExistsError(f"no free name in {folder}")
+
+
+def max_value() -> int:
+    """The largest result stored (``wb.config(journal_max_value=...)``)."""
+    return resolve("journal_max_value", NOT_GIVEN)
 
 
 def writer_prune(path: Path) -> None:

@@ -9,7 +9,7 @@ import pickle
 from typing import Any
 
 from ..contract import OK, OK_PLAIN, ChunkReport, RawError
-from .rows import NotStored, dump, exception_bytes, short_repr
+from .rows import NotStored, dump, exception_bytes, over_cap
 
 _status = operator.itemgetter(1)
 _ONLY_PLAIN = {OK_PLAIN}
@@ -70,8 +70,7 @@ def _stored(record: tuple[Any, ...], encoded: bool, cap: int) -> tuple[Any, ...]
             if status == OK and encoded:
                 shown = _loaded(value)
             what = "bytes" if status == OK or isinstance(value, bytes) else "characters"
-            value = NotStored(f"{len(value):,} {what}, over the {cap:,} byte journal cap: "
-                              f"{short_repr(shown)}")
+            value = NotStored(over_cap(len(value), what, cap, shown))
         if isinstance(value, NotStored):
             status = OK_PLAIN
     if err is not None and not encoded and err.exception is not None:

@@ -71,7 +71,7 @@ def encode_value(value: Any, cap: int) -> tuple[bytes | None, str | None]:
     except Exception as exc:  # noqa: BLE001 - an unpicklable result is kept as its repr
         return None, f"not picklable ({type(exc).__name__}): {short_repr(value)}"
     if len(data) > cap:
-        return None, f"{len(data):,} bytes, over the {cap:,} byte cap: {short_repr(value)}"
+        return None, over_cap(len(data), "bytes", cap, value)
     return data, None
 
 
@@ -85,6 +85,11 @@ def exception_bytes(exc: BaseException | None) -> bytes | None:
         return data
     except Exception:  # noqa: BLE001 - the type, message and traceback text are kept anyway
         return None
+
+
+def over_cap(size: int, unit: str, cap: int, value: Any) -> str:
+    """Why a result was not stored: its size past the cap, and what it looked like."""
+    return f"{size:,} {unit}, over the {cap:,} byte journal cap: {short_repr(value)}"
 
 
 def short_repr(value: Any) -> str:
