@@ -446,3 +446,41 @@ def test_the_code_hash_is_the_same_in_every_process():
                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
               for seed in range(4)}
     assert len(hashes) == 1 and len(hashes.pop().strip()) == 16
+
+
+DEFAULT_FOLDER = """
+import workbench as wb
+run = wb.run(str, range(2), view="none")
+print(wb.journal.journal_dir())
+print(run.journal.parent == wb.journal.journal_dir(), run.journal.is_file())
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the XDG folders are Linux's")
+@pytest.mark.parametrize("xdg", [True, False])
+def test_runs_go_to_the_users_data_folder_by_default(tmp_path, xdg):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("WORKBENCH_JOURNAL_DIR", "XDG_DATA_HOME")}
+    env["HOME"] = str(tmp_path / "home")
+    if xdg:
+        env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+    out = subprocess.run([sys.executable, "-c", DEFAULT_FOLDER], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    folder, written = out.stdout.strip().splitlines()
+    expected = (tmp_path / "xdg" if xdg else tmp_path / "home" / ".local" / "share")
+    assert folder == str(expected / "workbench" / "runs") and written == "True True"
+
+
+def test_old_runs_are_pruned_to_the_byte_budget(tmp_path):
+    import time
+
+    made = []
+    with wb.config(journal_dir=tmp_path, journal_max_bytes=1):  # only the newest fits
+        for _ in range(3):
+            made.append(wb.run(str, range(2), view="none").id)
+            wb.open(made[-1])
+        deadline = time.monotonic() + 10  # pruning runs beside the run
+        while len(list(tmp_path.glob("*.wbrun"))) > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert set(wb.runs()["id"]) == {made[-1]}
