@@ -176,3 +176,23 @@ def journal_costs(costs: dict[str, dict[str, Measurement]]) -> list[Target]:
         out.append(Target(f"P8 {name}", "journal vs journal=False, whole call", figure, "%",
                           f"<= {limit:g}%", _check(figure, lambda v, m=limit: v <= m), after))
     return out
+
+
+def joblib_search(ms: dict[str, Measurement]) -> list[Target]:
+    """P9: the grid search through workbench against the backend's own joblib backend."""
+    out = []
+    for backend, raw in (("process_map", "joblib loky"), ("dask", "Dask joblib"),
+                         ("ray", "Ray joblib")):
+        ours, theirs = ms.get(f"workbench {backend}"), ms.get(raw)
+        if ours is None:
+            continue
+        what = f"GridSearchCV, workbench {backend} / {raw}"
+        if not (theirs and ours.median and theirs.median) or not (
+                ours.same_results and theirs.same_results):
+            out.append(Target(f"P9 {backend}", what, None, "x", "<= 1.10x", None,
+                              "failed or scores differ from n_jobs=1: a miss"))
+            continue
+        ratio = ours.median / theirs.median
+        out.append(Target(f"P9 {backend}", what, ratio, "x", "<= 1.10x",
+                          _check(ratio, lambda v: v <= 1.10)))
+    return out

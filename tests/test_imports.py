@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ["dask", "distributed", "ray", "IPython", "ipywidgets", "matplotlib", "pandas",
+HEAVY = ["dask", "distributed", "ray", "IPython", "ipywidgets", "matplotlib", "pandas", "joblib",
          "numpy", "cloudpickle", "tqdm", "psutil"]
 
 

@@ -136,6 +136,9 @@ USAGE_ERRORS = [
     ("--over shops --fn shops", "def f(x):\n    return x\n", "shops is a list, not a plain"),
     ("--over shops --out 1bad", "def f(x):\n    return x\n", "--out 1bad: not a variable name"),
     ("--over shops --out a.b", "def f(x):\n    return x\n", "--out a.b: not a variable name"),
+    ("--joblib --over shops", "x = 1\n", "--over does not go with --joblib"),
+    ("--joblib --backend serial,dask", "x = 1\n", "--joblib runs the cell once, on one"),
+    ("--joblib --timeout 0", "x = 1\n", "--timeout must be a number"),
 ]
 
 
@@ -148,6 +151,25 @@ def test_a_mistake_in_the_line_is_one_usage_error_and_nothing_runs(ip, line, cel
     message = str(info.value)
     assert "\n" not in message and words in message, message
     assert wb.last_run() is before, "no run may start"
+
+
+JOBLIB_CELL = '''
+from joblib import Parallel, delayed
+def cube(x):
+    print("cube", x)
+    return x ** 3
+cubes = Parallel(n_jobs=2)(delayed(cube)(i) for i in range(5))
+'''
+
+
+def test_joblib_option_runs_the_cell_with_each_joblib_call_a_task(ip):
+    ip.run_cell_magic("parallel", f"--joblib --backend process_map --workers {WORKERS} "
+                                  "--view none --out jl", JOBLIB_CELL)
+    assert ip.user_ns["cubes"] == [0, 1, 8, 27, 64]
+    runs = ip.user_ns["_parallel"]
+    assert ip.user_ns["jl"] is runs and len(runs.runs) == 1
+    assert runs.run.fn_name == "cube" and runs.run.backend == "process_map"
+    assert runs.run.logs[2] == "cube 2\n" and runs.run.counts["ok"] == 5
 
 
 def test_a_syntax_error_in_the_cell_shows_as_in_a_plain_cell(ip, capsys):

@@ -24,6 +24,8 @@ from .errors import (
     JournalWarning,
     TaskErrors,
 )
+from .joblib_bridge import joblib_backend
+from .joblib_bridge import register as register_joblib
 
 # wb.open; left out of __all__, so that `from workbench import *` keeps the built-in open
 from .journal import open_run as open  # noqa: F401
@@ -43,6 +45,7 @@ def load_ipython_extension(ipython) -> None:  # noqa: ANN001
 
 __all__ = [
     "run", "compare", "shutdown", "config", "last_run", "runs", "resume",
+    "joblib_backend", "register_joblib",
     "task_rng", "task_seed_sequence", "current_task",
     "Run", "Comparison", "TaskRecord", "TaskError", "LogEntry", "WarningEntry", "Failed",
     "InputError", "BackendError", "BackendNotInstalled", "TaskErrors", "Interrupted",

@@ -32,14 +32,17 @@ def last_run() -> Run | None:
 
 def execute(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, Any],
             observers: Sequence[Observer] = (), prior: Run | None = None,
-            all_items: dict[int, Any] | None = None) -> Run:
+            all_items: dict[int, Any] | None = None, feed: Any = None) -> Run:
     """Run ``fn`` over ``items`` (index -> item) with checked ``settings`` (see
     :func:`workbench.checks.prepare`); ``observers`` and the settings' own receive the
     events, after the journal's writer (:mod:`workbench.journal`).
 
     A resumed run (:func:`workbench.resume`) passes the run it continues as ``prior`` and
     every item as ``all_items``: the new Run starts with ``prior``'s records and runs only
-    ``items``."""
+    ``items``.
+
+    A run that ``feed`` feeds (a joblib call, :mod:`workbench.joblib_bridge`) starts with no
+    items and takes them from the feed until it is closed; each final record goes back to it."""
     global _last_run
     name = settings["backend"]
     cls = backends.backend_class(name)
@@ -55,7 +58,7 @@ def execute(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, A
     _last_run = result
     notify = _Notifier([o for o in (journal, *observers, *settings["observers"]) if o])
     notify(RunStarted(result))
-    if not items:  # nothing to run: no backend to start (a cold Ray costs seconds)
+    if not items and feed is None:  # nothing to run: no backend to start (Ray's costs seconds)
         result.state = "finished"
         notify(BackendReady(result))
         notify(RunFinished(result))
@@ -72,7 +75,7 @@ def execute(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, A
         result.state = "running"
         notify(BackendReady(result))
         try:  # (the loop tells RunFinished itself, also when it fails)
-            loop = Loop(result, backend, encoded, items, settings, notify, journal)
+            loop = Loop(result, backend, encoded, items, settings, notify, journal, feed)
             sampler = _sampler(backend)
         except BaseException as exc:  # e.g. sending a large shared= object failed
             result.state = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"

@@ -1,7 +1,9 @@
 """What the engine tells views while a run goes. Views consume these; they never touch backends.
 
 An observer is any callable taking one event. Events are delivered in the thread that called
-:func:`workbench.run` (in a notebook: the cell's thread), never from a background thread.
+:func:`workbench.run` (in a notebook: the cell's thread), never from a background thread; the
+one exception is the run of a joblib call (:mod:`workbench.joblib_bridge`), whose loop has a
+thread of its own while joblib waits in the caller's, as joblib's own backends do.
 """
 
 from __future__ import annotations

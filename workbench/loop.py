@@ -22,6 +22,8 @@ from .worker import TaskOptions
 POLL_INTERVAL = 0.1
 #: Longest a cancelled run waits for its running chunks to report.
 CANCEL_TIMEOUT = 5.0
+#: ... when items may still arrive (a fed run): a new batch waits at most this long.
+FEED_POLL = 0.02
 #: Errors that a retry cannot fix.
 NOT_RETRIED = ("UnpicklableItem",)
 
@@ -37,9 +39,12 @@ class Loop:
 
     def __init__(self, result: Any, backend: Backend, encoded: Encoded,
                  items: dict[int, Any], settings: dict[str, Any],
-                 notify: Callable[[Any], None], journal: Any = None):
+                 notify: Callable[[Any], None], journal: Any = None, feed: Any = None):
         self.run, self.backend, self.items, self.notify = result, backend, items, notify
         self.journal = journal  # workbench.journal.writer.JournalWriter, or None
+        # Where more items come from while the run goes, and where their final records go
+        # (a workbench.joblib_bridge.feed.Feed), or None: the items are all known.
+        self.feed = feed
         self.key = encoded.key
         self.files = encoded.files  # where the code sent by value came from (tracebacks)
         self.by_value = encoded.by_value  # modules the items must be pickled with, by value
@@ -68,10 +73,14 @@ class Loop:
         try:
             with guard:
                 while not (run.cancel_requested or guard.heard):
+                    self._take_fed()
                     self._fill()
                     if not self.in_flight and not len(self.planner):
-                        break
-                    self._handle(self.backend.poll(POLL_INTERVAL))
+                        if self.feed is None or self.feed.done:
+                            break
+                        self.feed.wait(POLL_INTERVAL)
+                        continue
+                    self._handle(self.backend.poll(self._poll_interval()))
         except KeyboardInterrupt:
             interrupted = True
         finally:
@@ -87,6 +96,23 @@ class Loop:
             self.notify(RunFinished(run))
         if interrupted:
             raise Interrupted(run)
+
+    def _poll_interval(self) -> float:
+        """Items that may still arrive while there is room for them: look again soon."""
+        room = len(self.in_flight) < self.backend.workers * self.backend.prefetch
+        return FEED_POLL if room and self.feed is not None and not self.feed.done \
+            else POLL_INTERVAL
+
+    def _take_fed(self) -> None:
+        """Items that arrived since the last look, each batch kept together as one chunk."""
+        if self.feed is None:
+            return
+        for batch, modules in self.feed.take():
+            # the user's own modules its calls reach travel by value, as a function's do
+            self.by_value = [*self.by_value, *(m for m in modules if m not in self.by_value)]
+            self.items.update(batch)
+            self.run.add_items(list(batch))
+            self.planner.add_chunk([(index, 1) for index in batch])
 
     def _fill(self) -> None:
         capacity = self.backend.workers * self.backend.prefetch
@@ -238,13 +264,17 @@ class Loop:
     def _finish(self, records: list[TaskRecord]) -> None:
         if not records:
             return
+        again: set[int] = set()
         if self.retries and not self._stopping and not self.run.cancel_requested:
             for record in records:
                 if (record.status in (ERROR, LOST) and record.attempt <= self.retries
                         and record.error is not None
                         and record.error.type not in NOT_RETRIED):
                     self.planner.requeue(record.index, record.attempt + 1)
+                    again.add(record.index)
         self._record(records)
+        if self.feed is not None:  # its caller waits for these (a joblib batch's results)
+            self.feed.finished([r for r in records if r.index not in again])
 
     # ----------------------------------------------------------------- stopping
     def _stop(self) -> None:

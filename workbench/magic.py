@@ -74,6 +74,10 @@ class ParallelMagics(Magics):
     @magic_arguments.argument("--resume", default=None, metavar="ID",
                               help="finish the journaled run ID (or path): run only its items "
                                    "without an ok record, with this cell's function")
+    @magic_arguments.argument("--joblib", action="store_true",
+                              help="run the cell as it is, with joblib (scikit-learn's n_jobs) "
+                                   "routed through workbench: each joblib call a task, no "
+                                   "--over")
     @magic_arguments.argument("--view", default="auto", choices=(*VIEWS, *OLD_VIEWS),
                               help="auto (default: the live panel in a notebook, else as "
                                    "text), text (a progress bar and a summary) or none; "
@@ -94,6 +98,8 @@ class ParallelMagics(Magics):
         names = _backend_names(args.backend)
         view = OLD_VIEWS.get(args.view, args.view)
         settings = _settings(args)
+        if args.joblib:
+            return self._joblib(args, line, names, settings, view, cell)
         _check_journal(args, names)
         if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
             raise UsageError(f"--out {args.out}: not a variable name; give a name such as "
@@ -125,6 +131,38 @@ class ParallelMagics(Magics):
         ns[RESULT_NAME] = result
         if args.out:
             ns[args.out] = result
+
+    def _joblib(self, args: Any, line: str, names: list[str], settings: dict[str, Any],
+                view: str, cell: str) -> None:
+        """``--joblib``: the cell runs as written, inside :func:`workbench.joblib_backend`;
+        the block's runs (one per joblib call) go to ``_parallel`` and ``--out``."""
+        from .joblib_bridge import joblib_backend
+
+        given = {w.split("=")[0] for w in line.split() if w.startswith("--")}
+        wrong = sorted(given & {"--over", "--fn", "--shared", "--star", "--chunksize",
+                                "--resume", "--journal", "--no-journal"})
+        if wrong:
+            raise UsageError(f"{wrong[0]} does not go with --joblib: the cell runs as it is "
+                             "and joblib chooses the calls and their batches")
+        if len(names) > 1:
+            raise UsageError("--joblib runs the cell once, on one backend: give one --backend, "
+                             "e.g. --backend process_map")
+        if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
+            raise UsageError(f"--out {args.out}: not a variable name; give a name such as "
+                             "--out search_runs")
+        try:
+            code, filename = self._compile(cell)
+        except SyntaxError as exc:
+            raise CellSyntaxError(self.shell, exc) from None
+        settings = {k: v for k, v in settings.items() if k not in ("chunksize", "star")}
+        ns = self.shell.user_ns
+        with contextlib.ExitStack() as block:
+            with self._edge():  # a bad setting: one line, before the cell runs
+                runs = block.enter_context(joblib_backend(names[0], view=view, **settings))
+            ns[RESULT_NAME] = runs
+            if args.out:
+                ns[args.out] = runs
+            exec(compile(code, filename, "exec"), ns)  # noqa: S102 - the user's own cell
 
     def _compile(self, cell: str) -> tuple[ast.Module, str]:
         """The cell's code, parsed, and the file name it is cached under: tracebacks, also

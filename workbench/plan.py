@@ -105,6 +105,8 @@ class Planner:
                  target: float = 0.1, floor: float = 0.0):
         self._queue: deque[tuple[int, int]] = deque(tasks)
         self._alone: deque[tuple[int, int]] = deque()  # tasks to send one per chunk
+        self._formed: deque[list[tuple[int, int]]] = deque()  # chunks made by the caller
+        self._formed_tasks = 0
         self._workers = max(1, workers)
         self._fixed = None if chunksize == "auto" else int(chunksize)
         self._target = target
@@ -113,7 +115,7 @@ class Planner:
         self._busy = 0.0
 
     def __len__(self) -> int:
-        return len(self._queue) + len(self._alone)
+        return len(self._queue) + len(self._alone) + self._formed_tasks
 
     @property
     def isolating(self) -> bool:
@@ -141,6 +143,12 @@ class Planner:
         else:
             self._queue.extendleft(reversed(tasks))
 
+    def add_chunk(self, tasks: list[tuple[int, int]]) -> None:
+        """Send these tasks together as one chunk, after what is queued (a joblib batch:
+        its caller sized it)."""
+        self._formed.append(tasks)
+        self._formed_tasks += len(tasks)
+
     def size(self) -> int:
         """How many items the next chunk takes."""
         if self._fixed is not None:
@@ -156,11 +164,17 @@ class Planner:
     def next_chunk(self) -> list[tuple[int, int]]:
         if self._alone:
             return [self._alone.popleft()]
+        if self._formed and not self._queue:
+            tasks = self._formed.popleft()
+            self._formed_tasks -= len(tasks)
+            return tasks
         size = min(self.size(), len(self._queue))
         return [self._queue.popleft() for _ in range(size)]
 
     def drain(self) -> list[tuple[int, int]]:
-        rest = list(self._alone) + list(self._queue)
+        rest = [*self._alone, *self._queue, *(t for chunk in self._formed for t in chunk)]
         self._alone.clear()
         self._queue.clear()
+        self._formed.clear()
+        self._formed_tasks = 0
         return rest

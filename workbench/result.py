@@ -107,6 +107,11 @@ class Run:
             known[index] = record
             counts[record.status] += 1
 
+    def add_items(self, indices: list[int]) -> None:
+        """Items that joined while the run goes (a joblib call's batches arrive one by one;
+        the engine keeps them in ``spec.items``)."""
+        self.indices.extend(indices)
+
     def adopt(self, earlier: Run) -> None:
         """Start from ``earlier``'s records, history, wall time and samples (a resume)."""
         self.history.extend(earlier.history)

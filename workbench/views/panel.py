@@ -3,8 +3,10 @@ Resources, Logs and Errors tabs, drawn from run events only (it never touches a 
 
 Widgets change only in the thread that runs the cell (events arrive there), at most every
 :data:`THROTTLE` seconds while a run goes, so a 100,000-task run sends a few updates a second.
-The one exception is the Stop button's click handler, which may run on a side thread (see
-:mod:`workbench.views.kernel_comms`) and therefore only sets flags.
+The exceptions: the Stop button's click handler, which may run on a side thread (see
+:mod:`workbench.views.kernel_comms`) and therefore only sets flags; and a joblib call's run
+(:mod:`workbench.joblib_bridge`), whose events come from the run's own thread while the
+cell's thread waits inside joblib (ipywidgets sends those changes as well).
 """
 
 from __future__ import annotations
@@ -142,6 +144,11 @@ class RunPanel(w.VBox):
     def _draw_progress(self, run: Any) -> None:
         self._last_draw = time.monotonic()
         bar, counts = self.bars[run.backend], run.counts
+        if len(run) > self.n_items:  # a joblib call's run: its tasks arrive as it goes
+            self.n_items = len(run)
+            self.header.value = header_html(self.fn_name, self.backends, self.n_items,
+                                            self.workers)
+            self.log_task.max = self.n_items - 1
         failed = failed_count(counts)
         bar.max = max(len(run), 1)
         bar.value = run.done - counts["cancelled"]  # a stopped run's bar shows what ran

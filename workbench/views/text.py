@@ -36,6 +36,8 @@ class TextView:
             self._bar.set_description(f"{run.fn_name} [{run.backend}]", refresh=False)
             self._bar.reset(total=len(run))  # rate and ETA count from here, not the start-up
         elif isinstance(event, TasksFinished) and self._bar is not None:
+            if self._bar.total != len(event.run):  # a joblib call's run grows as it goes
+                self._bar.total = len(event.run)
             failed = failed_count(event.run.counts)
             if failed:
                 self._bar.set_postfix(failed=failed, refresh=False)
