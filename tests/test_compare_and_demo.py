@@ -30,7 +30,8 @@ def test_compare_runs_each_backend_and_checks_results_against_serial():
     assert calc_pi(cmp["ray"].results, 20_000) == calc_pi(serial.results, 20_000)
     table = cmp.table()
     assert table.splitlines()[0].startswith("| backend | workers | start-up s | wall s")
-    assert len(table.splitlines()) == 2 + 4
+    # a header, its rule and a row per backend (a note on short tasks may follow the table)
+    assert len([line for line in table.splitlines() if line.startswith("|")]) == 2 + 4
 
 
 def sometimes_different(x):

@@ -248,6 +248,42 @@ def test_pre_dispatch_limits_what_joblib_takes_ahead():
 
 def test_a_backend_that_cannot_start_is_raised_in_the_caller():
     with wb.joblib_backend("dask", address="tcp://127.0.0.1:9", view="none") as jl:
-        with pytest.raises(wb.BackendError):
+        with pytest.raises(wb.BackendError, match="no Dask scheduler"):
             Parallel(n_jobs=2)(delayed(_square)(i) for i in range(4))
-    assert jl.run is not None and jl.run.state == "failed"
+    # joined in joblib's configure (nothing ran), or, when another Dask backend is warm, by
+    # the run, which then failed
+    assert all(r.state == "failed" for r in jl.runs)
+
+
+def test_a_joblib_call_inside_the_loop_over_another_runs_here_with_a_warning():
+    with _through("process_map") as jl:
+        outer = Parallel(n_jobs=2, return_as="generator")(delayed(_sleep)(0.3) for _ in range(6))
+        inner = []
+        with pytest.warns(RuntimeWarning, match="another joblib call runs"):
+            for _ in outer:  # the outer call's run goes on while this loop runs
+                inner.append(Parallel(n_jobs=2)(delayed(_square)(j) for j in range(2)))
+    assert inner == [[0, 1]] * 6
+    outer_run = jl.runs[0]  # (inner calls made after it ended are runs of their own)
+    assert outer_run.fn_name == "_sleep" and outer_run.state == "finished"
+    assert outer_run.counts["ok"] == 6
+
+
+def test_n_jobs_below_workers_limits_the_run_and_keeps_the_warm_pool():
+    from workbench import backends
+
+    with wb.joblib_backend("process_map", workers=3, view="none") as jl:
+        Parallel(n_jobs=-1)(delayed(_sleep)(0) for _ in range(3))
+        pool = backends.live()["process_map"]
+        Parallel(n_jobs=2)(delayed(_sleep)(0.2) for _ in range(8))
+        assert backends.live()["process_map"] is pool, "n_jobs must not restart the pool"
+    spans = sorted((r.start, r.end) for r in jl.runs[1].tasks)
+    assert max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans) <= 2
+    assert len({r.pid for r in jl.runs[1].tasks}) <= 3
+
+
+def test_one_worker_still_records_every_call():
+    # serial has one worker; scikit-learn's default n_jobs=None means "every worker": the
+    # calls come to workbench (only an explicit n_jobs=1 is joblib's own, unrecorded)
+    with wb.joblib_backend("serial", view="none") as jl:
+        assert Parallel()(delayed(_square)(i) for i in range(3)) == [0, 1, 4]
+    assert len(jl.runs) == 1 and jl.run.logs[1] == "square 1\n"

@@ -159,6 +159,19 @@ def cube(x):
     print("cube", x)
     return x ** 3
 cubes = Parallel(n_jobs=2)(delayed(cube)(i) for i in range(5))
+
+class BadCube(Exception):
+    pass
+
+def picky_cube(x):
+    if x == 3:
+        raise BadCube(f"no cube of {x}")
+    return x ** 3
+
+try:
+    Parallel(n_jobs=2)(delayed(picky_cube)(i) for i in range(5))
+except BadCube as exc:  # the notebook's own class, back from the worker
+    caught = exc
 '''
 
 
@@ -167,9 +180,12 @@ def test_joblib_option_runs_the_cell_with_each_joblib_call_a_task(ip):
                                   "--view none --out jl", JOBLIB_CELL)
     assert ip.user_ns["cubes"] == [0, 1, 8, 27, 64]
     runs = ip.user_ns["_parallel"]
-    assert ip.user_ns["jl"] is runs and len(runs.runs) == 1
-    assert runs.run.fn_name == "cube" and runs.run.backend == "process_map"
-    assert runs.run.logs[2] == "cube 2\n" and runs.run.counts["ok"] == 5
+    assert ip.user_ns["jl"] is runs and len(runs.runs) == 2
+    first = runs.runs[0]
+    assert first.fn_name == "cube" and first.backend == "process_map"
+    assert first.logs[2] == "cube 2\n" and first.counts["ok"] == 5
+    assert str(ip.user_ns["caught"]) == "no cube of 3"
+    assert runs.runs[1].task(3).error.type == "BadCube"
 
 
 def test_a_syntax_error_in_the_cell_shows_as_in_a_plain_cell(ip, capsys):

@@ -9,13 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 from .backends import Backend, Chunk
-from .contract import STOPPED, TIMEOUT, Loss, Outcome
+from .contract import Loss, Outcome
 from .errors import Interrupted
 from .events import RunFinished, TasksFinished
 from .payload import Encoded, decode_chunk, encode_items, unpicklable_item_record
 from .plan import Planner
 from .records import CANCELLED, ERROR, LOST, TaskError, TaskRecord
 from .sigint import SigintGuard
+from .unreported import suspected, unrecorded
 from .worker import TaskOptions
 
 #: Longest the loop waits for news before checking for a cancel request.
@@ -45,6 +46,7 @@ class Loop:
         # Where more items come from while the run goes, and where their final records go
         # (a workbench.joblib_bridge.feed.Feed), or None: the items are all known.
         self.feed = feed
+        self.at_once = settings.get("at_once")  # (see _capacity)
         self.key = encoded.key
         self.files = encoded.files  # where the code sent by value came from (tracebacks)
         self.by_value = encoded.by_value  # modules the items must be pickled with, by value
@@ -97,9 +99,17 @@ class Loop:
         if interrupted:
             raise Interrupted(run)
 
+    def _capacity(self) -> int:
+        """Chunks in flight: ``prefetch`` per worker, or, for a run asked to run fewer tasks
+        at once than the backend has workers (``at_once``, a joblib call's ``n_jobs``),
+        that many."""
+        if self.at_once is not None and self.at_once < self.backend.workers:
+            return self.at_once
+        return self.backend.workers * self.backend.prefetch
+
     def _poll_interval(self) -> float:
         """Items that may still arrive while there is room for them: look again soon."""
-        room = len(self.in_flight) < self.backend.workers * self.backend.prefetch
+        room = len(self.in_flight) < self._capacity()
         return FEED_POLL if room and self.feed is not None and not self.feed.done \
             else POLL_INTERVAL
 
@@ -115,7 +125,7 @@ class Loop:
             self.planner.add_chunk([(index, 1) for index in batch])
 
     def _fill(self) -> None:
-        capacity = self.backend.workers * self.backend.prefetch
+        capacity = self._capacity()
         while len(self.in_flight) < capacity and len(self.planner):
             # A suspect of a worker death runs with nothing else in flight, so that if its
             # worker dies again no innocent task shares its fate (and its blame).
@@ -212,49 +222,21 @@ class Loop:
                     again = [(i, a + 1) for i, a in suspects]
                     self.isolated.update(again)
                     self.planner.resend(again, alone=True)
-                    self._record(self._made(self._suspected(suspects, loss, submitted)))
+                    self._record(self._made(suspected(suspects, loss, submitted)))
                 missing = [t for t in missing if t not in suspects]
         return self._missing(missing, loss, submitted)
-
-    @staticmethod
-    def _suspected(tasks: list[Task], loss: Loss, submitted: float) -> list[TaskRecord]:
-        """Records of the tasks of a lost chunk that are run again alone."""
-        now = time.time()
-        message = (f"{loss.message}; it was in the chunk that was running, so it may have "
-                   "run: run again alone to find the task that killed the worker")
-        return [TaskRecord(index=i, status=LOST, attempt=a, submitted=submitted, received=now,
-                           error=TaskError("WorkerLost", message, "")) for i, a in tasks]
 
     def _missing(self, tasks: list[Task], loss: Loss | None,
                  submitted: float) -> list[TaskRecord]:
         """Final records for tasks that never reported."""
-        return self._made(self._unrecorded(tasks, loss, submitted))
+        stopped = self.run.cancel_requested or self._stopping
+        return self._made(unrecorded(tasks, loss, submitted, stopped))
 
     def _made(self, records: list[TaskRecord]) -> list[TaskRecord]:
         """Records made here, not by a worker: the journal keeps them one by one."""
         if self.journal is not None:
             self.journal.records(records)
         return records
-
-    def _unrecorded(self, tasks: list[Task], loss: Loss | None,
-                    submitted: float) -> list[TaskRecord]:
-        if self.run.cancel_requested or self._stopping:
-            status, error = CANCELLED, TaskError("Cancelled", "the run was stopped", "")
-        elif loss is None:
-            status, error = LOST, TaskError("WorkerLost", "the worker returned no record", "")
-        elif loss.kind == TIMEOUT:  # its worker was killed: the task failed, it was not lost
-            now = time.time()
-            return [TaskRecord(index=i, status=ERROR, attempt=a, submitted=submitted,
-                               received=now, error=TaskError(
-                                   "TaskTimeout", f"task {i} {loss.message}", ""))
-                    for i, a in tasks]
-        elif loss.kind == STOPPED:
-            status, error = CANCELLED, TaskError("Cancelled", loss.message, "")
-        else:
-            status, error = LOST, TaskError("WorkerLost", loss.message, "")
-        now = time.time()
-        return [TaskRecord(index=i, status=status, error=error, attempt=a,
-                           submitted=submitted, received=now) for i, a in tasks]
 
     def _record(self, records: list[TaskRecord]) -> None:
         """Keep records and tell the observers (no retries decided here)."""
@@ -280,6 +262,7 @@ class Loop:
     def _stop(self) -> None:
         """Cancel what is queued and running; keep every record that made it back."""
         self._stopping = True
+        self._take_fed()  # what arrived meanwhile is cancelled with the rest, on record
         now = time.time()
         self._finish(self._made([
             TaskRecord(index=i, status=CANCELLED, attempt=a, submitted=None, received=now,

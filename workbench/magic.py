@@ -20,12 +20,12 @@ from IPython.core import magic_arguments
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class
 
+from . import magic_line
 from .api import run as run_one
 from .compare import compare
 from .errors import BackendNotInstalled, InputError, Interrupted
-from .plan import materialize
 from .views import make_view
-from .views.choices import parse_backends, parse_chunksize, shown_backends
+from .views.choices import shown_backends
 
 #: Where the result of the last ``%%parallel`` cell is kept when ``--out`` is not given.
 RESULT_NAME = "_parallel"
@@ -95,12 +95,12 @@ class ParallelMagics(Magics):
                 ...
         """
         args = magic_arguments.parse_argstring(self.parallel, line)
-        names = _backend_names(args.backend)
+        names = magic_line.backend_names(args.backend)
         view = OLD_VIEWS.get(args.view, args.view)
-        settings = _settings(args)
+        settings = magic_line.settings_of(args)
         if args.joblib:
             return self._joblib(args, line, names, settings, view, cell)
-        _check_journal(args, names)
+        magic_line.check_journal(args, names)
         if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
             raise UsageError(f"--out {args.out}: not a variable name; give a name such as "
                              "--out run2")
@@ -108,7 +108,7 @@ class ParallelMagics(Magics):
             code, filename = self._compile(cell)
         except SyntaxError as exc:
             raise CellSyntaxError(self.shell, exc) from None
-        fn_name = args.fn or _last_def(code)
+        fn_name = args.fn or magic_line.last_def(code)
         if fn_name is None:
             raise UsageError("no function in this cell: define one with `def`, or name one "
                              "with --fn NAME")
@@ -121,11 +121,12 @@ class ParallelMagics(Magics):
         if not callable(fn) or inspect.iscoroutinefunction(fn):
             raise UsageError(f"{fn_name} is a {type(fn).__name__}, not a plain function: "
                              "%%parallel maps a `def` function (not async)")
-        items = _evaluate_over(args.over, ns) if args.over is not None else None
+        items = magic_line.evaluate_over(args.over, ns) if args.over is not None else None
         if args.shared:
-            settings["shared"] = _shared(args.shared, ns)
+            settings["shared"] = magic_line.shared_of(args.shared, ns)
         if args.resume is not None:
-            result = self._resume(args.resume, fn, items, _changes(line, names, settings), view)
+            result = self._resume(args.resume, fn, items,
+                                  magic_line.changes(line, names, settings), view)
         else:
             result = self._run(fn, items, names, settings, view)
         ns[RESULT_NAME] = result
@@ -216,113 +217,3 @@ class CellSyntaxError(Exception):
 
     def _render_traceback_(self) -> list[str]:
         return self._lines
-
-
-def _backend_names(spec: str) -> list[str]:
-    try:
-        return parse_backends(spec, "--backend")
-    except InputError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _check_journal(args: Any, names: list[str]) -> None:
-    if args.journal is not None and args.no_journal:
-        raise UsageError("--journal PATH and --no-journal contradict each other: give one")
-    if args.resume is not None:
-        if args.journal is not None or args.no_journal:
-            raise UsageError("--resume writes to the journal of the run it resumes: leave "
-                             "out --journal and --no-journal")
-        if len(names) > 1:
-            raise UsageError("--resume continues one run on one backend: give one --backend")
-    elif args.over is None:
-        raise UsageError("--over is required: the items to map, e.g. --over range(100) "
-                         "(or --resume ID to finish a journaled run)")
-
-
-#: What ``--resume`` takes from the line; the rest comes from the run it resumes.
-RESUMED = ("backend", "workers", "chunksize", "timeout", "retries", "address", "seed")
-
-
-def _changes(line: str, names: list[str], settings: dict[str, Any]) -> dict[str, Any]:
-    """``--resume``: the settings written on the line (not argparse's defaults), which
-    override the resumed run's own."""
-    import shlex
-
-    try:
-        words = shlex.split(line)
-    except ValueError:
-        words = line.split()
-    given = {w[2:].split("=")[0] for w in words if w.startswith("--")}
-    changes = {k: v for k, v in {**settings, "backend": names[0]}.items()
-               if k in given and k in RESUMED}
-    if "shared" in settings:
-        raise UsageError("--resume keeps the shared objects of the run it resumes: leave "
-                         "out --shared")
-    return changes
-
-
-def _settings(args: Any) -> dict[str, Any]:
-    from .plan import check_chunksize, check_workers
-
-    try:
-        chunksize = parse_chunksize(args.chunksize, "--chunksize")
-    except InputError as exc:
-        raise UsageError(str(exc)) from None
-    try:
-        settings = {"workers": check_workers(args.workers), "chunksize": check_chunksize(
-            chunksize), "retries": args.retries, "star": args.star, "seed": args.seed}
-    except InputError as exc:
-        raise UsageError(f"--{str(exc).split()[0]}: {exc}") from None
-    if args.retries < 0:
-        raise UsageError(f"--retries must be 0 or more, got {args.retries}")
-    if args.seed < 0:
-        raise UsageError(f"--seed must be 0 or more, got {args.seed}")
-    if args.timeout is not None:
-        if not 0 < args.timeout < float("inf"):
-            raise UsageError(f"--timeout must be a number of seconds > 0 (finite), got "
-                             f"{args.timeout}")
-        settings["timeout"] = args.timeout
-    if args.address is not None:
-        settings["address"] = args.address
-    if args.no_journal:
-        settings["journal"] = False
-    elif args.journal is not None:
-        settings["journal"] = args.journal
-    return settings
-
-
-def _shared(names: str, ns: dict[str, Any]) -> dict[str, Any]:
-    shared = {}
-    for name in (n.strip() for n in names.split(",")):
-        if not name.isidentifier():
-            raise UsageError(f"--shared {names}: {name!r} is not a variable name; give a "
-                             "comma list of names, e.g. --shared model,table")
-        if name not in ns:
-            raise UsageError(f"--shared {name}: no such name in the notebook; define it in "
-                             "an earlier cell")
-        shared[name] = ns[name]
-    return shared
-
-
-def _last_def(tree: ast.Module) -> str | None:
-    """Name of the last top-level ``def`` of the cell, or ``None``."""
-    defs = [node.name for node in tree.body
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
-    return defs[-1] if defs else None
-
-
-def _evaluate_over(expression: str, ns: dict[str, Any]) -> list[Any]:
-    expression = expression.strip()
-    if len(expression) > 1 and expression[0] == expression[-1] and expression[0] in "'\"":
-        expression = expression[1:-1]  # magic_arguments keeps the quotes around an argument
-    try:
-        value = eval(expression, ns)  # noqa: S307 - the user's own expression, in their namespace
-    except NameError as exc:
-        raise UsageError(f"--over {expression}: {exc}; define it in an earlier cell") from None
-    except Exception as exc:  # noqa: BLE001
-        raise UsageError(f"--over {expression}: evaluating it raised "
-                         f"{type(exc).__name__}: {exc}") from None
-    try:
-        return materialize(value)
-    except InputError as exc:
-        raise UsageError(f"--over {expression}: {exc}") from None

@@ -11,6 +11,7 @@ travel together. ``n_jobs=1`` is run by joblib itself in the caller, as with eve
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 from joblib._parallel_backends import (
@@ -20,7 +21,7 @@ from joblib._parallel_backends import (
     SequentialBackend,
 )
 
-from .call_run import CallRun
+from .call_run import CallRun, busy
 from .settings import check_settings
 
 
@@ -57,37 +58,71 @@ class WorkbenchBackend(AutoBatchingMixin, ParallelBackendBase):
         self.session = session
         self.call: CallRun | None = None
         self._n_jobs = 1
+        self._share_over: int | None = None
 
     # ----------------------------------------------------------------- sizing
     def effective_n_jobs(self, n_jobs: int | None) -> int:
+        """What joblib sizes batches and ``pre_dispatch`` with: the tasks run at once, but at
+        least 2 unless ``n_jobs=1`` was asked for (joblib runs a call of one job itself,
+        unrecorded; one worker still records each call)."""
         if n_jobs == 0:
             raise ValueError("n_jobs == 0 in Parallel has no meaning")
-        if n_jobs is None:
-            n_jobs = self.default_n_jobs
-        capacity = self._capacity()
-        n = max(capacity + 1 + n_jobs, 1) if n_jobs < 0 else min(n_jobs, capacity)
-        # serial runs one call at a time in workbench's thread; joblib must still hand the
-        # calls over (with n_jobs == 1 it would run them itself, unrecorded)
-        return max(n, 2) if self.on == "serial" and n_jobs != 1 else n
+        if n_jobs == 1:
+            return 1
+        return max(self._at_once(n_jobs), 2)
 
-    def _capacity(self) -> int:
-        """Tasks at once: ``workers=``, or the warm backend's workers, or the cores here."""
+    def _at_once(self, n_jobs: int | None) -> int:
+        """Tasks at once for ``n_jobs``: ``-1`` (and None) every worker, ``-2`` all but one,
+        ``k`` at most k."""
+        capacity = self._capacity()
+        n_jobs = self.default_n_jobs if n_jobs is None else n_jobs
+        return max(capacity + 1 + n_jobs, 1) if n_jobs < 0 else min(n_jobs, capacity)
+
+    def _spec(self) -> Any:
+        from .. import backends
+
+        s = self.settings
+        return backends.BackendSpec(s["backend"], s["workers"], s["address"],
+                                    tuple(sorted(s["backend_options"].items())))
+
+    def _capacity(self, start: bool = False) -> int:
+        """The backend's workers: ``workers=``, or the warm backend's count; with ``start``
+        a cluster is started (or joined) now to learn it, as loky starts its pool in
+        ``configure``; else the cores here stand in for it."""
+        if self.on == "serial":
+            return 1
         if self.workers is not None:
             return self.workers
         from .. import backends
 
+        spec = self._spec()
         warm = backends.live().get(self.on)
-        if warm is not None and warm.spec.address == self.settings["address"]:
+        if warm is not None and warm.spec == spec and warm.alive:
             return warm.workers
+        if start and warm is None and self.on in ("dask", "ray"):  # (never one in use)
+            return backends.acquire(spec)[0].workers
         return os.cpu_count() or 1
 
     def configure(self, n_jobs: int | None = 1, parallel: Any = None, prefer: Any = None,
-                  require: Any = None, **backend_kwargs: Any) -> int:
-        n = self.effective_n_jobs(n_jobs)
-        if n == 1:
+                  require: Any = None, max_nbytes: int | None = None,
+                  mmap_mode: str | None = None, **backend_kwargs: Any) -> int:
+        if n_jobs == 0:
+            raise ValueError("n_jobs == 0 in Parallel has no meaning")
+        if n_jobs == 1:
             raise FallbackToBackend(SequentialBackend(nesting_level=self.nesting_level))
-        self.parallel, self._n_jobs = parallel, n
-        return n
+        if self.call is not None or busy(self.on):
+            # a joblib call inside the loop over another's results (return_as="generator"):
+            # the backend is that call's until it ends, so this one would wait for ever
+            warnings.warn(f"workbench: a joblib call started while another joblib call runs "
+                          f"on {self.on} in this thread; it runs here, one call after the "
+                          "other, unrecorded", RuntimeWarning, stacklevel=2)
+            raise FallbackToBackend(SequentialBackend(nesting_level=self.nesting_level))
+        self._capacity(start=True)
+        self.parallel, self._n_jobs = parallel, self.effective_n_jobs(n_jobs)
+        # joblib's own rule for large arrays (loky memory-maps them read-only): over
+        # max_nbytes, with mmap_mode "r", an argument the calls share travels once per worker
+        self._share_over = max_nbytes if mmap_mode == "r" else None
+        return self._n_jobs
 
     def get_nested_backend(self) -> tuple[Any, int | None]:
         """joblib calls inside a task run one after the other in the task's worker: the
@@ -96,19 +131,18 @@ class WorkbenchBackend(AutoBatchingMixin, ParallelBackendBase):
 
     # ----------------------------------------------------------------- one Parallel call
     def start_call(self) -> None:
-        workers = self.workers if self.on == "serial" or self._n_jobs == self._capacity() \
-            else self._n_jobs
-        settings = {**self.settings, "workers": workers}
+        # the block's workers stay (a warm pool or cluster is kept); n_jobs limits this run
+        settings = {**self.settings, "at_once": self._at_once(self.parallel.n_jobs)}
         session = self.session
         self.call = CallRun(
-            settings, self.get_nested_backend(),
+            settings, self.get_nested_backend(), self._share_over,
             make_view=lambda name: session.view_for(name, settings) if session is not None
             else _view(name, settings),
             started=session.started if session is not None else _ignore)
 
     def submit(self, func: Any, callback: Any = None) -> Any:
-        if self.call is None:  # joblib always starts a call first; be safe if not
-            self.start_call()
+        if self.call is None:
+            raise RuntimeError("joblib submitted a batch outside a call (start_call first)")
         return self.call.submit(func, callback)
 
     def retrieve_result_callback(self, future: Any) -> Any:

@@ -28,8 +28,9 @@ class CallRun:
     :class:`~workbench.result.Run` as soon as it exists."""
 
     def __init__(self, settings: dict[str, Any], nested: tuple[Any, int | None],
-                 make_view: Callable[[str], Any], started: Callable[[Any], None]):
-        self.settings, self.nested = settings, nested
+                 share_over: int | None, make_view: Callable[[str], Any],
+                 started: Callable[[Any], None]):
+        self.settings, self.nested, self.share_over = settings, nested, share_over
         self.make_view, self.started = make_view, started
         self.feed = Feed()
         self.run: Any = None
@@ -37,6 +38,9 @@ class CallRun:
         self._thread: threading.Thread | None = None
         self._cancelled = False
         self._shared: dict[int, tuple[int, Any]] = {}  # id -> (key, the argument)
+        self._mine = (settings["backend"], threading.get_ident())
+        with _lock:
+            _active.append(self._mine)
 
     def submit(self, batch: Any, callback: Callable[[Any], None] | None) -> BatchFuture:
         """One joblib batch (``BatchedCalls``): each call is a task of its own."""
@@ -61,9 +65,10 @@ class CallRun:
         from ..engine import execute
 
         observers = [o for o in (self._tell_run, self.make_view(name)) if o is not None]
-        if self.settings["backend"] != "serial":  # (in the caller's process nothing travels)
+        if self.settings["backend"] != "serial" and self.share_over is not None:
+            # (in the caller's process nothing travels)
             self._shared = {i: (key, value) for key, (i, value)
-                            in enumerate(large_arguments(first).items())}
+                            in enumerate(large_arguments(first, self.share_over).items())}
         fn = JoblibCall(name, {key: value for key, value in self._shared.values()})
 
         def go() -> None:
@@ -100,8 +105,24 @@ class CallRun:
     def close(self) -> None:
         """joblib ended the call: let the run finish what it has, and wait for it."""
         self.feed.close()
-        if self._thread is not None:
-            self._thread.join()
+        try:
+            if self._thread is not None:
+                self._thread.join()
+        finally:
+            with _lock:
+                _active.remove(self._mine)
+
+
+#: (workbench backend, caller's thread) of every joblib call whose run is going.
+_active: list[tuple[str, int]] = []
+_lock = threading.Lock()
+
+
+def busy(backend: str) -> bool:
+    """A joblib call from this thread holds ``backend`` (a shared one: serial runs each get
+    their own) until it ends: another call here would wait for it for ever."""
+    with _lock:
+        return backend != "serial" and (backend, threading.get_ident()) in _active
 
 
 def _local_modules(calls: list[tuple[Any, tuple, dict]]) -> list[Any]:

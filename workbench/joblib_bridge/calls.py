@@ -2,21 +2,17 @@
 inside it run sequentially (as joblib's own backends arrange it), so that a fit's ``n_jobs``
 never starts a pool inside a worker.
 
-A large argument that every call shares (a search's ``X`` and ``y``) travels once per worker
-with the function (see :mod:`workbench.payload`: its buffers out of band), not once per call:
-each call carries a :class:`Shared` placeholder instead. Dask's joblib backend scatters such
-arguments for the same reason, and loky memory-maps them. As with loky's memory maps, a
-worker's copy is read-only, so that a call cannot change what the next call on that worker
-reads.
+A large argument of the calls (a search's ``X``: over joblib's ``max_nbytes``, 1 MB by
+default, with its default ``mmap_mode="r"``) travels once per worker with the function (see
+:mod:`workbench.payload`: its buffers out of band), not once per call: each call carries a
+:class:`Shared` placeholder instead. loky memory-maps such arguments and Dask's joblib
+backend scatters them, for the same reason. As loky's memory maps are, a worker's copy is
+read-only, so that a call cannot change what the next call on that worker reads.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-#: Arguments at least this large (``nbytes``) that the first batch's calls share by identity
-#: travel once per worker.
-SHARED_OVER = 100_000
 
 
 class Shared:
@@ -67,13 +63,15 @@ class JoblibCall:
         return f"<joblib calls of {self.__name__}>"
 
 
-def large_arguments(calls: list[tuple[Any, tuple, dict]]) -> dict[int, Any]:
-    """The large arguments of ``calls`` (by ``id``), each to travel once per worker."""
+def large_arguments(calls: list[tuple[Any, tuple, dict]], over: int) -> dict[int, Any]:
+    """The arguments of ``calls`` larger than ``over`` bytes (by ``id``), each to travel
+    once per worker (the calls of later batches that pass the same objects send only a
+    :class:`Shared` placeholder)."""
     found: dict[int, Any] = {}
     for _func, args, kwargs in calls:
         for value in (*args, *kwargs.values()):
             nbytes = getattr(value, "nbytes", None)
-            if isinstance(nbytes, int) and nbytes >= SHARED_OVER:
+            if isinstance(nbytes, int) and nbytes > over:
                 found.setdefault(id(value), value)
     return found
 

@@ -4,6 +4,7 @@ which settles the batch's future (joblib's callback then dispatches the next bat
 
 from __future__ import annotations
 
+import copy
 import threading
 from concurrent.futures import Future
 from typing import Any
@@ -68,7 +69,11 @@ def exception_of(record: Any) -> BaseException:
     if exc is None:
         where = f" on {record.worker}" if record.worker else ""
         return TaskFailed(f"joblib call {record.index} {record.status}{where}: {error}", record)
-    if exc.__cause__ is None and error.traceback:
+    try:  # raised in the caller, it gathers the caller's frames: not the record's own object
+        exc = copy.copy(exc)
+    except Exception:  # noqa: BLE001 - an exception that does not copy: raise it as it is
+        pass
+    if error.traceback:
         exc.__cause__ = RemoteTraceback(error.traceback)
     return exc
 

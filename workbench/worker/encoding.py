@@ -29,13 +29,30 @@ def encode_error(exc: BaseException, encode: bool, skip_frames: int = 1) -> RawE
     text = format_exception(exc, tb, hide)
     payload: Any = exc
     if encode:
-        try:
-            payload = pickle.dumps(exc)
-            pickle.loads(payload)  # it must also come back to life in the caller
-        except Exception:  # noqa: BLE001 - the traceback text still tells
-            payload = None
+        payload = _pickled_exception(exc)
     exc.__traceback__ = None  # do not keep frames (and their locals) alive in the caller
     return RawError(type(exc).__name__, str(exc), text, payload)
+
+
+def _pickled_exception(exc: BaseException) -> bytes | None:
+    """``exc`` pickled so that it comes back to life in the caller, or None. An exception
+    class of the notebook (``__main__``) or of a module sent by value cannot be pickled by
+    reference in a worker: cloudpickle sends it by value, and the caller gets its own class
+    back (so ``except MyError`` works, as with loky)."""
+    for dumps in (pickle.dumps, _cloudpickle_dumps):
+        try:
+            payload = dumps(exc)
+            pickle.loads(payload)  # it must also come back to life in the caller
+            return payload
+        except Exception:  # noqa: BLE001 - the traceback text still tells
+            continue
+    return None
+
+
+def _cloudpickle_dumps(value: Any) -> bytes:
+    import cloudpickle
+
+    return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def encode_value(value: Any, index: int) -> tuple[str, Any, RawError | None]:
@@ -56,6 +73,4 @@ def _pickle(value: Any) -> bytes:
     try:
         return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # noqa: BLE001 - pickle refuses: cloudpickle may not
-        import cloudpickle  # lambdas, local classes, ...
-
-        return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        return _cloudpickle_dumps(value)  # lambdas, local classes, ...
