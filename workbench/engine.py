@@ -72,6 +72,7 @@ def execute(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, A
             raise
         result.workers = backend.workers
         result.dashboard = backend.dashboard
+        result.cluster = backend.cluster
         result.state = "running"
         notify(BackendReady(result))
         try:  # (the loop tells RunFinished itself, also when it fails)

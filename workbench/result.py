@@ -63,8 +63,8 @@ class Run:
     running : tasks handed to the backend that have not finished (queued there or running).
     resources : CPU and memory samples of the local worker processes (``Sample`` objects).
     chunk_sizes : the size of each chunk sent, in order (shows what ``chunksize="auto"`` chose).
-    journal, id : the file the run is journaled in and its name (see :func:`workbench.runs`);
-        ``None`` with ``journal=False`` or when the journal could not be written.
+    cluster : whose cluster ran the tasks, in words, when workbench did not start it.
+    journal, id : the run's journal file and its name (see :func:`workbench.runs`), or ``None``.
     """
 
     def __init__(self, spec: RunSpec, fn_name: str, backend: str, workers: int | None,
@@ -81,6 +81,7 @@ class Run:
         self.wall_time = 0.0
         self.started_at: float | None = None  # time.time() of the first submission
         self.dashboard: str | None = None
+        self.cluster: str | None = None
         self.history: list[TaskRecord] = []
         self.chunk_sizes: list[int] = []
         self.running = 0  # tasks handed to the backend and not finished yet
@@ -108,8 +109,7 @@ class Run:
             counts[record.status] += 1
 
     def add_items(self, indices: list[int]) -> None:
-        """Items that joined while the run goes (a joblib call's batches arrive one by one;
-        the engine keeps them in ``spec.items``)."""
+        """Items that joined while the run goes (a joblib call's, kept in ``spec.items``)."""
         self.indices.extend(indices)
 
     def adopt(self, earlier: Run) -> None:

@@ -204,3 +204,9 @@ class Backend(ABC):
     def dashboard(self) -> str | None:
         """URL of the backend's own dashboard, if it has one running."""
         return None
+
+    @property
+    def cluster(self) -> str | None:
+        """Whose cluster runs the tasks when it is not one workbench started (an
+        ``address=``, the user's own Dask Client or Ray session), in words; else None."""
+        return None

@@ -1,6 +1,7 @@
-"""``dask``: dask.distributed. By default a ``LocalCluster`` of ``workers`` processes with one
-thread each, its scheduler, workers and dashboard bound to 127.0.0.1. With ``address=`` it
-connects to an existing scheduler, which it never shuts down.
+"""``dask``: dask.distributed. The user's own default ``Client`` when there is one (as
+``dask.compute`` and Dask's joblib backend use it; never closed here); else a ``LocalCluster``
+of ``workers`` processes with one thread each, its scheduler, workers and dashboard bound to
+127.0.0.1. With ``address=`` it connects to an existing scheduler, which it never shuts down.
 
 Finished futures are pushed into a queue by done-callbacks, so waiting costs nothing per task
 (``as_completed`` adds about 15% on tiny tasks). A small function travels as bytes with each
@@ -27,6 +28,8 @@ from ..payload import as_array, function_size, raw_view
 from ..worker import run_chunk, timeouts
 from . import addresses, main_module
 from .base import TIMEOUT_GRACE, Backend, Chunk, lost_cause, timeout_loss
+from .dask_clients import default_client as _default_client
+from .dask_clients import threads as _threads
 
 #: Seconds to wait for an existing scheduler given by ``address=``.
 CONNECT_TIMEOUT = 10.0
@@ -78,6 +81,7 @@ class DaskBackend(Backend):
         self._function: Any = None
         self._broadcast: tuple[bytes, Any] | None = None  # (key, future) of the last one
         self._main = contextlib.ExitStack()  # see main_module
+        self._borrowed = False  # the user's default Client: never closed here
 
     def preflight(self) -> None:
         if self.spec.address is not None:
@@ -89,7 +93,11 @@ class DaskBackend(Backend):
         from distributed import Client, LocalCluster
 
         address = self.spec.address
-        if address is not None:
+        mine = _default_client() if address is None else None
+        if mine is not None:  # the user's own Client: used as Dask-aware libraries use it
+            self._client, self._borrowed = mine, True
+            self._n = _threads(mine)
+        elif address is not None:
             try:
                 self._client = Client(address, timeout=self.spec.option(
                     "timeout", CONNECT_TIMEOUT), set_as_default=False)
@@ -98,8 +106,7 @@ class DaskBackend(Backend):
                                    f"{self.spec.option('timeout', CONNECT_TIMEOUT):.0f} s "
                                    f"({exc}): {_HINT}") from None
             self._client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
-            info = self._client.scheduler_info(n_workers=-1)["workers"]
-            self._n = max(1, sum(w.get("nthreads", 1) for w in info.values()))
+            self._n = _threads(self._client)
         else:
             dashboard = self.spec.option("dashboard", True)
             # The nannies start (and restart) workers with spawn, which would run a script
@@ -135,7 +142,22 @@ class DaskBackend(Backend):
 
     @property
     def alive(self) -> bool:
-        return self._started and self._client is not None and self._client.status == "running"
+        """Running, and still what a run would use: without ``address=``, the user's default
+        Client if there is one now (made, or closed, since this backend started), else
+        workbench's own cluster."""
+        if not (self._started and self._client is not None
+                and self._client.status == "running"):
+            return False
+        if self.spec.address is None:
+            return _default_client() is (self._client if self._borrowed else None)
+        return True
+
+    @property
+    def cluster(self) -> str | None:
+        """Whose scheduler runs the tasks, when it is not workbench's own cluster."""
+        if self._borrowed:
+            return f"your Dask client's scheduler at {self._client.scheduler.address}"
+        return f"the Dask scheduler at {self.spec.address}" if self.spec.address else None
 
     @property
     def dashboard(self) -> str | None:
@@ -261,7 +283,7 @@ class DaskBackend(Backend):
         client, cluster = self._client, self._cluster
         self._client = self._cluster = None
         self._started = False
-        if client is not None:
+        if client is not None and not self._borrowed:
             client.close()
         if cluster is not None:  # only a cluster we started: never an existing scheduler
             cluster.close()

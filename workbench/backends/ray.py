@@ -132,6 +132,12 @@ class RayBackend(Backend):
         return self._started and self._ray is not None and self._ray.is_initialized()
 
     @property
+    def cluster(self) -> str | None:
+        if self.spec.address is not None:
+            return f"the Ray cluster at {self.spec.address}"
+        return None if self._owned else "your Ray session (ray.init)"
+
+    @property
     def dashboard(self) -> str | None:
         try:
             url = self._ray.get_runtime_context().dashboard_url if self._ray else None

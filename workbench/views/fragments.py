@@ -22,8 +22,9 @@ def header_html(fn_name: str, backends: list[str], n_items: int, workers: int | 
 
 def link_html(run: Any) -> str:
     """A link to the backend's own dashboard (Dask's, Ray's), in a new tab."""
+    where = f" &middot; on {html.escape(run.cluster)}" if getattr(run, "cluster", None) else ""
     return (f'<a href="{html.escape(run.dashboard)}" target="_blank">'
-            f'{html.escape(run.backend)} dashboard</a>')
+            f'{html.escape(run.backend)} dashboard</a>{where}')
 
 
 def errors_html(run: Any) -> str:

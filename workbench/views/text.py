@@ -13,8 +13,9 @@ def summary_line(run: Any) -> str:
     """One line about a finished run; every number comes from the Run."""
     speed = f", speed-up {run.speedup:.2f}x" if run.speedup else ""
     start = f" (+{run.startup_time:.2f} s start-up)" if run.startup_time >= 0.005 else ""
-    return (f"{run.fn_name} on {run.backend}: {run.counts_text()} in {run.wall_time:.2f} s"
-            f"{start}{speed} [{run.state}]")
+    where = f" ({run.cluster})" if getattr(run, "cluster", None) else ""
+    return (f"{run.fn_name} on {run.backend}{where}: {run.counts_text()} in "
+            f"{run.wall_time:.2f} s{start}{speed} [{run.state}]")
 
 
 class TextView:
