@@ -72,7 +72,7 @@ def shout(x):
     return x
 
 
-@pytest.mark.parametrize("name", ["serial", "process_map"])
+@pytest.mark.parametrize("name", ["serial", "process_map", "dask", "ray"])
 def test_output_is_capped_per_task_with_a_visible_marker(name):
     r = run(shout, [1], name)
     t = r.tasks[0]

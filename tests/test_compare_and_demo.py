@@ -90,19 +90,35 @@ def test_tasks_too_short_to_pay_off_get_a_hint_with_the_chunk_sizes():
     assert slow.hints() == [], "tasks long enough to pay off get no hint"
 
 
-def test_stopped_tasks_are_counted_as_cancelled_not_failed():
+def test_stop_during_a_later_backend_cancels_its_tasks_and_ends_the_comparison():
     import threading
+    import time
 
     def slow(x):
-        import time
-        time.sleep(0.2)
+        time.sleep(0.05)
         return x
 
-    timer = threading.Timer(0.8, lambda: wb.last_run().cancel())
-    timer.start()
-    cmp = wb.compare(slow, range(40), backends=["process_map"], workers=2, view="none",
-                     chunksize=1)
-    timer.cancel()
-    row = cmp.summary[-1] if len(cmp.summary) > 1 else cmp.summary[0]
-    assert row.failed == 0 and row.cancelled > 0 and row.ok + row.cancelled == 40
+    before = wb.last_run()  # (an earlier test's run: never the one to stop)
+
+    def stop_the_process_map_run():  # what Stop does, once process_map has 4 results
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            run = wb.last_run()
+            if (run is not before and run.backend == "process_map" and run.fn_name == "slow"
+                    and run.counts["ok"] >= 4):
+                run.cancel()
+                return
+            time.sleep(0.01)
+
+    stopper = threading.Thread(target=stop_the_process_map_run)
+    stopper.start()
+    cmp = wb.compare(slow, range(40), backends=["process_map", "dask"], workers=2,
+                     view="none", chunksize=1)
+    stopper.join()
+    assert list(cmp.runs) == ["serial", "process_map"], "Stop means stop, not the next backend"
+    rows = {row.backend: row for row in cmp.summary}
+    assert rows["serial"].ok == 40 and cmp["serial"].state == "finished"
+    row = rows["process_map"]
+    assert cmp["process_map"].state == "cancelled"
+    assert row.failed == 0 and row.cancelled > 0 and row.ok >= 4 and row.ok + row.cancelled == 40
     assert "| cancelled |" in cmp.table()

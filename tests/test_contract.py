@@ -148,10 +148,22 @@ def test_parallel_backends_use_several_workers(parallel_backend):
     assert len({t.worker for t in r.tasks}) == 2
 
 
+@pytest.mark.parametrize("name", ["process_map", "dask"])
+def test_workers_none_means_every_core(name):
+    r = run(lambda x: os.getpid(), range(4), name, workers=None)
+    assert r.workers == os.cpu_count() and r.results and os.getpid() not in r.results
+
+
 def test_warm_backend_pays_no_startup_the_second_time(backend):
-    run(lambda x: x, [1], backend)
-    again = run(lambda x: x, [1], backend)
-    assert again.startup_time == 0
+    from workbench import backends
+
+    first = run(lambda x: os.getpid(), range(4), backend, chunksize=1)
+    warm = backends.live().get(backend)  # (serial: none; each serial run is its own)
+    again = run(lambda x: os.getpid(), range(4), backend, chunksize=1)
+    assert first.startup_time >= 0 and again.startup_time == 0
+    if backend != "serial":  # the very backend the first run started, not a new one
+        assert backends.live()[backend] is warm and warm.alive
+        assert os.getpid() not in again.results
 
 
 class Unpicklable:

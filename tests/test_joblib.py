@@ -194,11 +194,13 @@ def test_stop_ends_the_search_with_one_error_and_keeps_the_finished_fits():
 
     from workbench.joblib_bridge import TaskFailed
 
+    before = wb.last_run()  # (an earlier test's run: never the one to stop)
+
     def stop_after_two_fits():
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             run = wb.last_run()
-            if run is not None and run.fn_name == "_sleep" and run.counts["ok"] >= 2:
+            if run is not before and run.fn_name == "_sleep" and run.counts["ok"] >= 2:
                 run.cancel()  # what the panel's Stop button does
                 return
             time.sleep(0.02)

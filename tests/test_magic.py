@@ -66,6 +66,35 @@ def test_fn_option_star_and_seed(ip):
     assert ip.user_ns["_parallel"].results == [2, 12]
 
 
+SEEDED = "import workbench as wb\ndef draw(x):\n    return float(wb.task_rng().random())\n"
+
+
+def test_seed_option_gives_the_same_draws_on_every_backend_and_another_seed_others(ip):
+    ip.run_cell_magic("parallel", "--over range(4) --seed 7 --view none", SEEDED)
+    first = ip.user_ns["_parallel"]
+    ip.run_cell_magic("parallel", f"--over range(4) --seed 7 --backend process_map "
+                                  f"--workers {WORKERS} --view none", SEEDED)
+    again = ip.user_ns["_parallel"]
+    ip.run_cell_magic("parallel", "--over range(4) --seed 8 --view none", SEEDED)
+    other = ip.user_ns["_parallel"]
+    assert first.seed == again.seed == 7 and other.seed == 8
+    assert again.results == first.results and len(set(first.results)) == 4
+    assert other.results != first.results
+
+
+FLAKY = ("import workbench as wb\ndef flaky(x):\n    if wb.current_task().attempt == 1:\n"
+         "        raise RuntimeError('first try')\n    return x\n")
+
+
+def test_retries_option_runs_a_failed_task_again_and_keeps_the_first_attempt(ip):
+    ip.run_cell_magic("parallel", f"--over range(3) --retries 1 --backend process_map "
+                                  f"--workers {WORKERS} --view none", FLAKY)
+    r = ip.user_ns["_parallel"]
+    assert r.results == [0, 1, 2] and {t.attempt for t in r.tasks} == {2}
+    assert sorted(h.index for h in r.history) == [0, 1, 2]
+    assert {h.error.type for h in r.history} == {"RuntimeError"}
+
+
 def test_shared_option_passes_notebook_objects_by_name(ip, backend):
     ip.user_ns["table"] = {"a": 1, "b": 2}
     ip.run_cell_magic("parallel", f"--over \"['a', 'b', 'a']\" --shared table --backend "

@@ -9,6 +9,7 @@ import time
 
 import workbench as wb
 from conftest import WORKERS
+from workbench.events import TasksFinished
 from workbench.views.panel import RunPanel, progress_text
 
 
@@ -105,6 +106,24 @@ def test_throttled_updates_on_a_big_run():
 def test_progress_text_comes_from_the_run():
     run = wb.run(lambda x: x, range(5), view="none")
     assert progress_text(run, 1.0).startswith("5/5 · finished in ")
+
+
+def test_progress_text_shows_rate_and_eta_while_a_run_goes():
+    import time
+
+    seen = []
+
+    def watch(event):  # a view: the text the panel's bar shows, as tasks finish
+        if isinstance(event, TasksFinished) and event.run.state == "running":
+            run = event.run
+            seen.append((run.done, progress_text(run, time.monotonic() - began)))
+
+    began = time.monotonic()
+    wb.run(time.sleep, [0.1] * 6, backend="process_map", workers=2, chunksize=1, view=watch)
+    done, text = seen[0]
+    assert text.startswith(f"{done}/6 · ") and " running · " in text, text
+    rate = float(text.split(" · ")[-2].removesuffix(" tasks/s"))
+    assert 0 < rate < 100 and text.split(" · ")[-1].startswith("ETA "), text
 
 
 def test_dashboard_runs_compares_and_keeps_history():

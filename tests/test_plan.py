@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import time
 
+import pytest
+
 import workbench as wb
 from conftest import run
 from workbench.plan import Planner
@@ -117,9 +119,13 @@ def test_a_chunk_floor_still_lets_heavy_items_go_one_per_chunk_at_the_end():
     assert sum(sizes) == 40
 
 
-def test_dask_and_ray_chunks_of_tiny_items_do_not_end_one_by_one():
-    from workbench import backends
-
-    for name in ("dask", "ray", "process_map"):
-        cls = backends.backend_class(name)
-        assert cls.chunk_floor > 0
+@pytest.mark.parametrize("backend", ["process_map", "dask", "ray"])
+def test_chunks_of_tiny_items_do_not_end_one_by_one(backend):
+    # 2,000 tasks of a microsecond: after the first chunks of one item each (the probes that
+    # measure the duration), no chunk of one item, also not near the end, where chunks
+    # shrink (each would pay a whole round trip for a microsecond of work)
+    r = run(lambda x: x + 1, range(2000), backend)
+    probes = r.workers * 2  # prefetch: chunks in flight before any duration is known
+    assert r.results == list(range(1, 2001)) and sum(r.chunk_sizes) == 2000
+    assert r.chunk_sizes[:probes] == [1] * probes
+    assert min(r.chunk_sizes[probes:]) > 1, r.chunk_sizes
