@@ -98,16 +98,13 @@ class ParallelMagics(Magics):
         names = magic_line.backend_names(args.backend)
         view = OLD_VIEWS.get(args.view, args.view)
         settings = magic_line.settings_of(args)
-        if args.joblib:
-            return self._joblib(args, line, names, settings, view, cell)
-        magic_line.check_journal(args, names)
         if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
             raise UsageError(f"--out {args.out}: not a variable name; give a name such as "
                              "--out run2")
-        try:
-            code, filename = self._compile(cell)
-        except SyntaxError as exc:
-            raise CellSyntaxError(self.shell, exc) from None
+        if args.joblib:
+            return self._joblib(args, line, names, settings, view, cell)
+        magic_line.check_journal(args, names)
+        code, filename = self._compile(cell)
         fn_name = args.fn or magic_line.last_def(code)
         if fn_name is None:
             raise UsageError("no function in this cell: define one with `def`, or name one "
@@ -148,13 +145,7 @@ class ParallelMagics(Magics):
         if len(names) > 1:
             raise UsageError("--joblib runs the cell once, on one backend: give one --backend, "
                              "e.g. --backend process_map")
-        if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
-            raise UsageError(f"--out {args.out}: not a variable name; give a name such as "
-                             "--out search_runs")
-        try:
-            code, filename = self._compile(cell)
-        except SyntaxError as exc:
-            raise CellSyntaxError(self.shell, exc) from None
+        code, filename = self._compile(cell)
         settings = {k: v for k, v in settings.items() if k not in ("chunksize", "star")}
         ns = self.shell.user_ns
         with contextlib.ExitStack() as block:
@@ -167,10 +158,14 @@ class ParallelMagics(Magics):
 
     def _compile(self, cell: str) -> tuple[ast.Module, str]:
         """The cell's code, parsed, and the file name it is cached under: tracebacks, also
-        of tasks run in workers, show its lines as ``Cell In[n]``."""
+        of tasks run in workers, show its lines as ``Cell In[n]``. A syntax error shows as
+        in a plain cell (:class:`CellSyntaxError`)."""
         source = self.shell.transform_cell(cell)
         filename = self.shell.compile.cache(source, self.shell.execution_count, raw_code=cell)
-        return compile(source, filename, "exec", ast.PyCF_ONLY_AST), filename
+        try:
+            return compile(source, filename, "exec", ast.PyCF_ONLY_AST), filename
+        except SyntaxError as exc:
+            raise CellSyntaxError(self.shell, exc) from None
 
     def _resume(self, run_id: str, fn: Any, items: list | None, changes: dict,
                 view: str) -> Any:

@@ -106,8 +106,6 @@ class WorkbenchBackend(AutoBatchingMixin, ParallelBackendBase):
     def configure(self, n_jobs: int | None = 1, parallel: Any = None, prefer: Any = None,
                   require: Any = None, max_nbytes: int | None = None,
                   mmap_mode: str | None = None, **backend_kwargs: Any) -> int:
-        if n_jobs == 0:
-            raise ValueError("n_jobs == 0 in Parallel has no meaning")
         if n_jobs == 1:
             raise FallbackToBackend(SequentialBackend(nesting_level=self.nesting_level))
         if self.call is not None or busy(self.on):

@@ -37,5 +37,5 @@ def check_settings(on: Any, workers: Any,
         raise InputError(f"the joblib backend got an unknown setting: {exc}; it takes on=, "
                          "workers=, address=, timeout=, retries=, seed=, backend_options=, "
                          "view= and observers=") from None
-    checked["chunksize"] = 1  # (unused: joblib's batches are the chunks)
+    checked["chunksize"] = 1  # joblib's batches are the chunks; a retried call goes alone
     return checked, check_workers(workers)
