@@ -1,8 +1,10 @@
 """Timing: every variant of a workload once per repetition, in a rotating order (so no variant
-always runs first or right after a heavy one), after one small untimed warm-up each."""
+always runs first or right after a heavy one), after one small untimed warm-up each; and the
+check that every variant's results equal the serial reference's."""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import math
 import statistics
@@ -49,14 +51,14 @@ class Measurement:
 
 def _warm_subset(workload: Workload, k: int = 4) -> Workload:
     wb_items = workload.wb_items[:k] if workload.wb_items is not None else None
-    return Workload(workload.name, workload.title, workload.fn, workload.items[:k],
-                    workload.star, wb_items, workload.wb_star, workload.wb_options)
+    return dataclasses.replace(workload, items=workload.items[:k], wb_items=wb_items)
 
 
 def measure(workload: Workload, variants: list[Variant], repeats: int,
             reference: str | None = "serial loop", log: Callable[[str], None] = print,
-            ) -> dict[str, Measurement]:
-    """Median-able times of every variant; results checked against ``reference``'s."""
+            expected: list[Any] | None = None) -> dict[str, Measurement]:
+    """Median-able times of every variant; the results of each one's last repetition are
+    checked against ``expected`` if given, else against ``reference``'s of that repetition."""
     out = {v.name: Measurement(v.name, v.backend, v.kind, note=v.skip or "") for v in variants}
     live = [v for v in variants if v.skip is None]
     last: dict[str, list[Any]] = {}
@@ -67,6 +69,8 @@ def measure(workload: Workload, variants: list[Variant], repeats: int,
         except Exception as exc:  # noqa: BLE001 - one broken variant must not stop the suite
             _fail(out[v.name], exc, log)
     for rep in range(repeats):
+        if workload.fresh is not None:
+            workload.fresh(rep)
         shift = rep % len(live) if live else 0
         for v in live[shift:] + live[:shift]:
             m = out[v.name]
@@ -84,7 +88,7 @@ def measure(workload: Workload, variants: list[Variant], repeats: int,
             last[v.name] = results
             del results
         log(f"  {workload.name}: repetition {rep + 1}/{repeats} done")
-    ref = last.get(reference) if reference else None
+    ref = expected if expected is not None else last.get(reference) if reference else None
     for name, results in last.items():
         out[name].same_results = None if ref is None else same(results, ref)
     return out

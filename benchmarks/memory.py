@@ -30,7 +30,9 @@ def per_record(backend: str, n: int) -> dict[str, Any]:
     rss_after = psutil.Process().memory_info().rss
     records = len(run.tasks)
     ok = run.ok
+    right = run.results == [tiny(x) for x in range(n)]
     del run
-    return {"records": records, "ok": ok, "bytes_per_record": (after - before) / records,
+    return {"records": records, "ok": ok, "same_results": right,
+            "bytes_per_record": (after - before) / records,
             "peak_bytes_per_record": (peak - before) / records,
             "rss_bytes_per_record": (rss_after - rss_before) / records}

@@ -6,8 +6,12 @@
 * one ``ProcessPoolExecutor`` (default start method), per-item ``submit`` and ``map`` with a
   tuned ``chunksize = ceil(n / (4 * workers))``;
 * ``client.map`` per item on a Dask ``LocalCluster(n_workers=2, threads_per_worker=1,
-  processes=True)``;
-* ``f.remote`` per item on Ray (``ray.init(num_cpus=2)``; see :meth:`Raw.use_ray`).
+  processes=True)``, and ``client.map`` over hand-made chunks (``4 * workers`` lists);
+* ``f.remote`` per item on Ray (``ray.init(num_cpus=2)``; see :meth:`Raw.use_ray`), and
+  ``f.remote`` over the same hand-made chunks.
+
+A workload with ``shared=`` objects also gets each backend's best practice for one large
+object every task needs, sent once per call (see :mod:`benchmarks.rawshared`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from . import rawshared
 from .harness import Variant
 from .workloads import Workload
 
@@ -118,16 +123,26 @@ class Raw:
             self._devnull.close()
 
     # ----------------------------------------------------------------- the rows
-    def variants(self, backends: list[str]) -> list[Variant]:
+    def variants(self, backends: list[str], workload: Workload) -> list[Variant]:
+        """The raw rows for ``workload``: per item and chunked; for a workload with
+        ``shared=`` objects, the chunked Dask and Ray rows give way to each backend's best
+        practice for a large object (the per-item rows then pickle it per task)."""
+        shared = workload.shared is not None
         rows = [Variant("serial loop", "serial", "raw", serial_loop)]
         if "process_map" in backends:
             rows += [Variant("tqdm process_map", "process_map", "raw", self.tqdm_map),
                      Variant("PPE submit", "process_map", "raw", self.ppe_submit),
-                     Variant("PPE map chunked", "process_map", "raw", self.ppe_map)]
+                     Variant(CHUNKED["process_map"], "process_map", "raw", self.ppe_map)]
+            if shared:
+                rows.append(Variant(rawshared.PPE, "process_map", "raw", rawshared.ppe_init))
         if "dask" in backends:
             rows.append(Variant("Dask client.map", "dask", "raw", self.dask_map))
+            rows.append(Variant(rawshared.DASK, "dask", "raw", self.dask_scatter) if shared
+                        else Variant(CHUNKED["dask"], "dask", "raw", self.dask_chunked))
         if "ray" in backends:
             rows.append(Variant("Ray f.remote", "ray", "raw", self.ray_map))
+            rows.append(Variant(rawshared.RAY, "ray", "raw", self.ray_put) if shared
+                        else Variant(CHUNKED["ray"], "ray", "raw", self.ray_chunked))
         return rows
 
     def tqdm_map(self, w: Workload) -> tuple[list[Any], dict]:
@@ -158,15 +173,50 @@ class Raw:
         del futures
         return results, {}
 
+    def dask_chunked(self, w: Workload) -> tuple[list[Any], dict]:
+        chunks = split(w.items)
+        futures = self.client.map(run_chunk, [w.fn] * len(chunks), chunks,
+                                  [w.star] * len(chunks), pure=False)
+        results = [x for part in self.client.gather(futures) for x in part]
+        del futures
+        return results, {"chunks": len(chunks)}
+
+    def dask_scatter(self, w: Workload) -> tuple[list[Any], dict]:
+        return rawshared.dask_scatter(self.client, w)
+
+    def ray_put(self, w: Workload) -> tuple[list[Any], dict]:
+        return rawshared.ray_put(self.ray, self._remote, w)
+
+    def ray_chunked(self, w: Workload) -> tuple[list[Any], dict]:
+        remote = rawshared.remote_of(self.ray, self._remote, run_chunk)
+        chunks = split(w.items)
+        parts = self.ray.get([remote.remote(w.fn, chunk, w.star) for chunk in chunks])
+        return [x for part in parts for x in part], {"chunks": len(chunks)}
+
     def ray_map(self, w: Workload) -> tuple[list[Any], dict]:
-        remote = self._remote.get(w.fn)
-        if remote is None:
-            remote = self._remote[w.fn] = self.ray.remote(w.fn)
+        remote = rawshared.remote_of(self.ray, self._remote, w.fn)
         if w.star:
             refs = [remote.remote(*item) for item in w.items]
         else:
             refs = [remote.remote(item) for item in w.items]
         return self.ray.get(refs), {}
+
+
+#: The rows with hand-made chunks (P1 and P2 compare against them).
+CHUNKED = {"process_map": "PPE map chunked", "dask": "Dask map chunked",
+           "ray": "Ray remote chunked"}
+
+
+def split(items: list[Any], parts: int = 4 * WORKERS) -> list[list[Any]]:
+    """``items`` in ``parts`` contiguous lists of nearly equal length (none empty)."""
+    size, extra = divmod(len(items), parts)
+    bounds = [i * size + min(i, extra) for i in range(parts + 1)]
+    return [items[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+def run_chunk(fn: Any, chunk: list[Any], star: bool) -> list[Any]:
+    """One hand-made chunk, run on a Dask or Ray worker (imported there by name)."""
+    return [fn(*item) for item in chunk] if star else [fn(item) for item in chunk]
 
 
 def serial_loop(w: Workload) -> tuple[list[Any], dict]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .harness import Measurement
-from .targets import Target
+from .targets import INFO, Target
 
 
 def _s(value: float | None) -> str:
@@ -36,8 +36,8 @@ def workload_table(title: str, ms: dict[str, Measurement]) -> str:
         t = m.median
         vs_raw = "—"
         if m.kind == "workbench" and t:
-            raws = [r.median for r in ms.values()
-                    if r.kind == "raw" and r.backend == m.backend and r.median]
+            raws = [r.median for r in ms.values() if r.kind == "raw" and
+                    r.backend == m.backend and r.median and r.same_results is not False]
             vs_raw = _x(min(raws) / t) if raws else "—"
         spread = f"{_s(min(m.times))}–{_s(max(m.times))}" if m.times else "—"
         same = {True: "yes", False: "**NO**", None: "—"}[m.same_results]
@@ -51,18 +51,23 @@ def workload_table(title: str, ms: dict[str, Measurement]) -> str:
 def startup_table(startup: dict[str, Any]) -> str:
     rows = [[f"raw {k}", _s(v), "cold, to the first result"]
             for k, v in startup.get("raw", {}).items()]
+    for b in ("process_map", "dask", "ray"):
+        if "crashed" in startup.get(b, {}):
+            rows.append([f"wb {b}", "—", f"crashed: {startup[b]['crashed']}"])
     pm = startup.get("process_map")
-    if pm:
+    if pm and "crashed" not in pm:
         rows.append(["wb process_map", _s(pm["first_result_median_s"]),
                      f"cold call to first result, median of {len(pm['first_result_s'])}; "
                      f"first in process {pm['first_in_process_s']:.3f} s; startup_time "
                      f"{_s(min(pm['startup_time_s']))}–{_s(max(pm['startup_time_s']))} s"])
     for b in ("dask", "ray"):
         s = startup.get(b)
-        if s:
-            rows.append([f"wb {b}", _s(s["first_startup_s"]),
-                         f"first run's startup_time; second run {s['second_startup_s']:.3f} s, "
-                         f"whole warm 1-task call {s['second_call_s']:.3f} s"])
+        if s and "crashed" not in s:
+            rows.append([f"wb {b}", _s(s["first_call_s"]),
+                         f"whole cold call of 10 tasks (its startup_time "
+                         f"{s['first_startup_s']:.3f} s); warm 1-task calls "
+                         f"{_s(min(s['warm_calls_s']))}–{_s(max(s['warm_calls_s']))} s "
+                         f"(second run's startup_time {s['second_startup_s']:.3f} s)"])
     return "### start-up (s)\n\n" + table(rows, ["what", "s", "how"])
 
 
@@ -75,12 +80,15 @@ def _figure(t: Target) -> str:
         return f"{t.figure:+.1f}%"
     if t.unit == "s":
         return f"{t.figure:.3f} s"
+    if t.unit == "µs":
+        return f"{t.figure:.1f} µs"
     return f"{t.figure:.0f} B"
 
 
 def targets_table(targets: list[Target]) -> str:
     met = {True: "yes", False: "**no**", None: "n/a"}
-    rows = [[t.id, t.what, _figure(t), t.goal, met[t.met], t.note] for t in targets]
+    rows = [[t.id, t.what, _figure(t), t.goal, "—" if t.goal == INFO else met[t.met],
+             t.note] for t in targets]
     return "### targets\n\n" + table(rows, ["id", "figure of", "figure", "target", "met",
                                              "note"])
 

@@ -24,7 +24,9 @@ SIZES = {
 @dataclass
 class Workload:
     """``fn`` over ``items`` (argument tuples when ``star``). Workbench may map other items
-    with extra options (``wb_items``, ``wb_star``, ``wb_options``), e.g. ``shared=``."""
+    with extra options (``wb_items``, ``wb_star``, ``wb_options``), e.g. ``shared=``.
+    ``fresh(repetition)``, if given, runs untimed before each repetition (every variant of
+    that repetition then sees the same data)."""
 
     name: str
     title: str
@@ -34,6 +36,12 @@ class Workload:
     wb_items: list[Any] | None = None
     wb_star: bool | None = None
     wb_options: dict[str, Any] = field(default_factory=dict)
+    fresh: Callable[[int], None] | None = None
+
+    @property
+    def shared(self) -> dict[str, Any] | None:
+        """The ``shared=`` objects workbench gets (raw best-practice rows send them too)."""
+        return self.wb_options.get("shared")
 
     def columns(self) -> list[tuple[Any, ...]]:
         """The items as argument columns, for ``map(fn, *columns)``-style APIs."""
@@ -62,11 +70,22 @@ def build(mode: str) -> dict[str, Workload]:
 
 
 def shared_workload(mode: str) -> Workload:
-    """A ~100 MB array (20 MB with ``--quick``) read by each of 10 tasks: raw rows pass it as
-    an argument of every task; workbench passes it once as ``shared={"arr": arr}``."""
+    """A ~100 MB array (20 MB with ``--quick``) read by each of 10 tasks: the per-task rows
+    pass it as an argument of every task; workbench passes it once as ``shared={"arr": arr}``
+    and the best-practice raw rows send it once per call (see :mod:`benchmarks.raw`).
+
+    Before each repetition one element of the array changes in place (``fresh``): workbench
+    keys a shared object by its pickle and the CRC-32 of its buffers, so every timed
+    workbench call sends the array again (its first send), as the raw rows do; a warm worker
+    holding an earlier version never makes a timed call a cache hit."""
     s = SIZES[mode]
     arr = examples.shared_array(s["shared_mb"])
     n = s["shared_tasks"]
+
+    def fresh(repetition: int) -> None:
+        arr[0] = 1.0 + repetition  # never seen before: the array's contents are in [0, 1)
+
     return Workload("shared", f"large shared object: {s['shared_mb']} MB array x {n} tasks",
                     examples.use_shared, [(i, arr) for i in range(n)], star=True,
-                    wb_items=list(range(n)), wb_star=False, wb_options={"shared": {"arr": arr}})
+                    wb_items=list(range(n)), wb_star=False, wb_options={"shared": {"arr": arr}},
+                    fresh=fresh)
