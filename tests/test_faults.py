@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+import workbench as wb
 from conftest import run
 from workbench import backends
 
@@ -113,6 +114,56 @@ def test_a_task_stuck_past_its_timeout_on_dask_has_its_worker_restarted():
                                             "was restarted")
     assert [v for i, v in enumerate(r.results) if i != 2] == [0, 1, 3, 4, 5, 6, 7]
     assert run(abs, [-1], "dask").results == [1], "the cluster works afterwards"
+
+
+def spins(x):
+    end = time.monotonic() + 120
+    while time.monotonic() < end:  # Python code: an interruption lands at once
+        pass
+    return x
+
+
+def sleeps(x):
+    time.sleep(120)  # one C call: only ending its worker stops it
+    return x
+
+
+def _running_on_workers(client) -> list:
+    return [k for keys in client.run(
+        lambda dask_worker: list(dask_worker.active_threads.values())).values() for k in keys]
+
+
+@pytest.mark.parametrize("fn", [spins, sleeps])
+def test_stop_on_dask_ends_running_tasks_not_only_queued_ones(fn):
+    # (Dask's cancel leaves a running task running: it would hold its worker for 120 s)
+    import threading
+
+    n = run(abs, [1], "dask").workers
+    dask = backends.live()["dask"]
+    dask._client.wait_for_workers(n, timeout=60)  # (a worker an earlier test ended is back)
+    deadline = time.monotonic() + 60
+    while len(workers := sorted(p.pid for p in dask.processes())) < n:
+        assert time.monotonic() < deadline, f"the cluster has {len(workers)} of {n} workers"
+        time.sleep(0.1)
+    before = wb.last_run()
+
+    def stop_once_both_run():  # (or after a minute, so that a failure cannot hang the test)
+        give_up = time.monotonic() + 60
+        while (r := wb.last_run()) is before or (len(_running_on_workers(dask._client)) < 2
+                                                 and time.monotonic() < give_up):
+            time.sleep(0.05)
+        r.cancel()
+
+    threading.Thread(target=stop_once_both_run, daemon=True).start()
+    r = run(fn, range(4), "dask", chunksize=1)
+    assert r.state == "cancelled" and r.counts["cancelled"] == 4
+    deadline = time.monotonic() + 30
+    while _running_on_workers(dask._client) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _running_on_workers(dask._client) == [], "a stopped task still runs"
+    assert run(abs, [-1, -2], "dask").results == [1, 2]
+    # an interruption was enough for Python code; a worker stuck in C was ended and replaced
+    assert (sorted(p.pid for p in dask.processes()) == workers) == (fn is spins)
 
 
 def _blas_threads(_):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import pickle
 import queue
 import time
@@ -26,7 +25,7 @@ from ..contract import Outcome
 from ..errors import BackendError
 from ..payload import as_array, function_size, raw_view
 from ..worker import run_chunk, timeouts
-from . import addresses, main_module
+from . import addresses, dask_stop, main_module
 from .base import TIMEOUT_GRACE, Backend, Chunk, lost_cause, timeout_loss
 from .dask_clients import default_client as _default_client
 from .dask_clients import threads as _threads
@@ -42,15 +41,16 @@ _HINT = ("start one with `dask scheduler`, which prints its address (tcp://HOST:
 def _run_chunk(key, blob, tasks, items, options):  # noqa: ANN001 - runs on a Dask worker
     from distributed import get_worker
 
-    return run_chunk((key, blob), tasks, items, options, worker=str(get_worker().address))
+    mine, stopped = dask_stop.stop_check()
+    try:
+        return run_chunk((key, blob), tasks, items, options,
+                         worker=str(get_worker().address), stop=stopped)
+    finally:
+        dask_stop.forget(mine)
 
 
 def _overdue_here(grace: float) -> list[int]:  # runs on each Dask worker through client.run
     return timeouts.overdue(grace)
-
-
-def _end_worker() -> None:  # pragma: no cover - runs on a Dask worker, and ends it
-    os._exit(70)
 
 
 #: Seconds between two checks for such tasks (only while timed chunks are in flight).
@@ -204,7 +204,7 @@ class DaskBackend(Backend):
                 if any(i in tasks for i in indices) and chunk_id not in self._killed:
                     self._killed[chunk_id] = (limit, time.monotonic())
             try:  # it never answers: the connection closes as the process ends
-                self._client.run(_end_worker, workers=[address], on_error="return",
+                self._client.run(dask_stop._end_worker, workers=[address], on_error="return",
                                  callback_timeout=RESTART_WAIT)
             except Exception:  # noqa: BLE001 - it died anyway
                 pass
@@ -275,7 +275,9 @@ class DaskBackend(Backend):
     def cancel(self, chunk_ids: list[int]) -> None:
         futures = [self._futures[c] for c in chunk_ids if c in self._futures]
         if futures:
-            self._client.cancel(futures, force=True)
+            self._client.cancel(futures, force=True)  # queued ones; running ones go on:
+            dask_stop.in_background(self._client, [f.key for f in futures],
+                                    own_cluster=self._cluster is not None)
 
     def shutdown(self) -> None:
         self._futures.clear()
