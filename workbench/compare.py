@@ -4,6 +4,7 @@ time, and a check that every backend's results equal serial's."""
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ from . import backends as _backends
 from .api import start
 from .checks import ADDRESSED, prepare
 from .comparison import SHORT_TASK, Comparison, Row, same_results
-from .errors import InputError
+from .engine import last_run
+from .errors import BackendError, InputError
 from .plan import materialize
 from .views.format import same_text
 
@@ -55,7 +57,15 @@ def compare(fn: Callable[..., Any], items: Iterable[Any],
         settings if name in ADDRESSED else {**settings, "address": None})) for name in ordered}
     runs = {}
     for name in ordered:
-        runs[name] = start(*prepared[name])
+        try:
+            runs[name] = start(*prepared[name])
+        except BackendError as exc:  # the runs before it are kept, and the others still run
+            if name == "serial":
+                raise
+            runs[name] = last_run()  # failed, its tasks pending: a row that says so
+            warnings.warn(f"workbench: compare goes on without {name}: {exc}", RuntimeWarning,
+                          stacklevel=2)
+            continue
         if runs[name].state == "cancelled":  # Stop means stop, not "next backend"
             break
     return Comparison(runs, "serial")

@@ -169,6 +169,9 @@ class Comparison:
         them costs more than running them (with the chunk sizes that were chosen)."""
         hints = []
         for name, r in self.runs.items():
+            if r.state == "failed" and not r.tasks:
+                hints.append(f"{name}: its backend could not be started or reached, so none "
+                             f"of its tasks ran (the warning says why).")
             if name == self.reference or not r.chunk_sizes:
                 continue
             durations = [t.duration for t in r.tasks if t.duration is not None]

@@ -112,7 +112,8 @@ class RayBackend(Backend):
                 with ray_node.local_node_env(self.spec.address is None, self._marker):
                     self._keeper = ray_node.init(ray, kwargs)
             except BaseException as exc:
-                ray_node.stop_partial_start(ray)  # a start that failed half-way leaves processes
+                # a start that failed half-way leaves processes
+                ray_node.stop_partial_start(ray, None if self.spec.address else self._marker)
                 if not isinstance(exc, Exception):
                     raise  # Ctrl-C during the start
                 where = f"at {self.spec.address}" if self.spec.address else "locally"

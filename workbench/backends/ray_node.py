@@ -49,8 +49,10 @@ def offer_cluster_token() -> None:
         os.environ["RAY_AUTH_MODE"] = "token"
 
 
-def stop_partial_start(ray: Any) -> None:
-    """Stop whatever a failed ``ray.init`` started (GCS, raylet, dashboard, log monitor)."""
+def stop_partial_start(ray: Any, marker: str | None) -> None:
+    """Stop whatever a failed ``ray.init`` started (GCS, raylet, dashboard, log monitor).
+    A node that timed out while starting is not Ray's to stop (its ``Node`` was never kept),
+    so a local one's processes are also found by ``marker``, as at shutdown."""
     try:
         ray.shutdown()
     except Exception:  # noqa: BLE001 - nothing was started
@@ -63,6 +65,8 @@ def stop_partial_start(ray: Any) -> None:
             node(check_alive=False, allow_graceful=False)
     except Exception:  # noqa: BLE001 - private API; best effort
         pass
+    if marker is not None:
+        reap([], marker)
 
 
 @contextlib.contextmanager
