@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 import uuid
+from importlib import metadata
 
 import psutil
 import pytest
@@ -88,7 +89,7 @@ def execute(kc, code, on_message=None, timeout=120, errors=None):
 
 def test_stop_button_stops_a_running_cell_and_keeps_results(kernel):
     execute(kernel, SETUP)
-    state = {"stop": None, "clicked": None, "bar_updates": 0, "labels": []}
+    state = {"stop": None, "clicked": None, "bar_updates": 0, "labels": [], "tooltips": []}
 
     def watch(msg):
         content = msg["content"]
@@ -102,24 +103,30 @@ def test_stop_button_stops_a_running_cell_and_keeps_results(kernel):
                 state["bar_updates"] += 1
             if isinstance(delta.get("value"), str) and "/40" in delta["value"]:
                 state["labels"].append(delta["value"])
+            if delta.get("tooltip"):
+                state["tooltips"].append(delta["tooltip"])
         if (state["stop"] and state["clicked"] is None and state["bar_updates"] >= 3):
             state["clicked"] = time.monotonic()
             kernel.session.send(kernel.shell_channel.socket, "comm_msg", {
                 "comm_id": state["stop"],
                 "data": {"method": "custom", "content": {"event": "click"}}})
 
-    began = time.monotonic()
     execute(kernel, SLOW, on_message=watch)
     ended = time.monotonic()
     assert state["clicked"] is not None, "the Stop button never showed"
-    assert ended - state["clicked"] < 2.5, "the run did not stop within about 2 s of Stop"
-    assert ended - began < 6, "all 40 tasks (5 s) ran: Stop was not heard"
     assert any("running" in label for label in state["labels"]), state["labels"]
     out = execute(kernel, "print(_parallel.state, _parallel.counts['ok'], "
                           "_parallel.counts['cancelled'], _parallel.counts['pending'])")
     status, ok, cancelled, pending = out.split()
-    assert status == "cancelled" and int(ok) >= 2 and int(cancelled) >= 10
-    assert int(ok) + int(cancelled) == 40 and pending == "0"
+    if tuple(int(n) for n in metadata.version("ipykernel").split(".")[:2]) < (7, 4):
+        # (Python 3.10's newest): the click waits for the cell's end; the button said so
+        assert state["tooltips"] and "Kernel > Interrupt" in state["tooltips"][-1]
+        assert (status, ok, cancelled) == ("finished", "40", "0")
+    else:
+        assert not state["tooltips"], "the button is heard: no excuse on it"
+        assert ended - state["clicked"] < 2.5, "the run did not stop within about 2 s of Stop"
+        assert status == "cancelled" and int(ok) >= 2 and int(cancelled) >= 10
+        assert int(ok) + int(cancelled) == 40 and pending == "0"
     execute(kernel, "%%parallel --over range(3) --backend process_map --workers 2 --view none"
                     "\ndef sq(x):\n    return x * x\n")
     again = execute(kernel, "print(_parallel.results)")

@@ -130,7 +130,7 @@ def test_in_a_notebook_a_comparison_gets_one_panel_serial_first(ip, monkeypatch)
 
     shown = []
     monkeypatch.setattr(workbench.views, "in_notebook", lambda: True)
-    monkeypatch.setattr(IPython.display, "display", shown.append)
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **kwargs: shown.append(obj))
     ip.run_cell_magic("parallel", f"--over range(4) --backend process_map,serial "
                                   f"--workers {WORKERS}", "def g(x):\n    return x\n")
     assert len(shown) == 1 and list(shown[0].bars) == ["serial", "process_map"]

@@ -25,8 +25,6 @@ def view_now(name: str, settings: dict[str, Any], container: Any = None) -> Any:
         if container is not None:
             container.children = (*container.children, panel)
         else:
-            from IPython.display import display
-
-            display(panel)
+            panel.show()
         return panel
     return views.make_view(view)

@@ -39,6 +39,7 @@ class Panel(w.VBox):
         self.settings = settings
         self.keep = keep
         self.runs: list[Any] = []  # Run or Comparison, oldest first
+        self.panel: RunPanel | None = None  # the panel of the last run pressed: its Stop
         names = offered_backends(backends)
         self.backend_choice = w.SelectMultiple(options=names, value=(names[0],),
                                                description="backends", rows=len(names))
@@ -81,8 +82,8 @@ class Panel(w.VBox):
         except InputError as exc:
             self.message.value = f"<span style='color:#d1495b'>{html.escape(str(exc))}</span>"
             return None
-        panel = RunPanel(function_name(self.fn), shown_backends(names, comparing),
-                         len(self.items), self.workers.value)
+        panel = self.panel = RunPanel(function_name(self.fn), shown_backends(names, comparing),
+                                      len(self.items), self.workers.value)
         self.current.outputs = ()  # not clear_output(): that goes through `with out:`
         self.current.append_display_data(panel)
         self.run_button.disabled = self.compare_button.disabled = True

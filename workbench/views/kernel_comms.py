@@ -3,10 +3,12 @@
 A Jupyter kernel handles widget messages on the thread that runs cells, so a button pressed
 during a blocking cell is normally handled only after the cell ends. ipykernel 7 has
 *subshells* (JEP 91): extra threads with their own message loop, and it routes a widget's
-messages to the subshell the widget last spoke from. workbench starts one subshell per kernel
-and routes the Stop button there; its click handler only sets a flag that the running cell
-reads. Where this is not available (another kernel, ipykernel < 7), the button still works
-between cells, and "Interrupt kernel" stops a run and keeps its results.
+messages to the subshell the widget last spoke from (since ipykernel 7.4, which needs Python
+3.11+). workbench starts one subshell per kernel and routes the Stop button there; its click
+handler only sets a flag that the running cell reads. Where this is not available (ipykernel
+< 7.4, so any kernel on Python 3.10), the button is heard only between cells (a run started
+from a thread of your own), and its tooltip says that "Interrupt kernel" stops a running cell
+and keeps its results.
 """
 
 from __future__ import annotations
@@ -46,21 +48,29 @@ def _subshell(kernel: Any) -> str | None:
     return _subshell_id
 
 
+NOT_HEARD = ("This kernel hears Stop only between cells (it needs ipykernel 7.4+, Python "
+             "3.11+): to stop a running cell, use Kernel > Interrupt; it keeps finished results.")
+
+
 def hear_while_busy(widget: Any) -> bool:
-    """Route ``widget``'s messages to a side thread; True if that worked.
+    """Route ``widget``'s messages to a side thread; True if that worked. In a kernel where
+    it cannot, the widget's tooltip says so and what to do instead.
 
     Call it again after changing the widget from the cell's thread: publishing a change routes
     replies back to the publishing thread.
     """
     kernel = _kernel()
     comm = getattr(widget, "comm", None)
-    if kernel is None or comm is None or not hasattr(comm, "_reply_subshell_for"):
+    if kernel is None or comm is None:
         return False
-    try:
-        subshell = _subshell(kernel)
-    except Exception:  # noqa: BLE001 - private API of one kernel version: degrade quietly
-        return False
+    subshell = None
+    if hasattr(comm, "_reply_subshell_for"):
+        try:
+            subshell = _subshell(kernel)
+        except Exception:  # noqa: BLE001 - private API of one kernel version: degrade
+            subshell = None
     if subshell is None:
+        widget.tooltip = NOT_HEARD
         return False
     comm._reply_subshell_id = subshell
     return True

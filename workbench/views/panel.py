@@ -39,7 +39,7 @@ TABS = ("Summary", "Timeline", "Resources", "Logs", "Errors")
 
 class RunPanel(w.VBox):
     """A panel for one run or a comparison of backends; pass it as ``view=`` (it is an
-    observer) and display it.
+    observer) and display it (with :meth:`show`, its text is redrawn when a run ends).
 
     Parameters
     ----------
@@ -54,9 +54,9 @@ class RunPanel(w.VBox):
         self.current: Any = None
         self.reruns: list[Any] = []
         self.stop_requested = False
-        self._last_draw = 0.0
-        self._started_at = 0.0
+        self._last_draw = self._started_at = 0.0
         self._last_details = self._last_figures = time.monotonic()
+        self._shown: Any = None  # the DisplayHandle of show()
 
         self.header = w.HTML()
         self.bars = {b: w.IntProgress(value=0, min=0, max=max(n_items, 1), description=b,
@@ -133,6 +133,15 @@ class RunPanel(w.VBox):
                 self.stop_button.disabled = True
             if self.stop_requested:
                 self.stop_button.description = "Stopped"
+            if self._shown is not None:  # the text a viewer without widgets reads: the counts
+                self._shown.update(self)
+
+    def show(self) -> None:
+        """Display the panel as the cell's output, redrawn when a run ends: its text (what a
+        viewer without widgets shows, what a saved notebook keeps) then gives the counts."""
+        from IPython.display import display
+
+        self._shown = display(self, display_id=True)
 
     def _on_stop(self, _button: Any) -> None:
         """May run on a side thread while the cell is busy: set flags only."""
@@ -217,10 +226,7 @@ class RunPanel(w.VBox):
 
     def _show_log(self) -> None:
         run = self.runs.get(self.log_backend.value)
-        if run is None:
-            self.log_text.value = ""
-            return
-        self.log_text.value = task_html(run, self.log_task.value)
+        self.log_text.value = "" if run is None else task_html(run, self.log_task.value)
 
     def _on_failed_choice(self, change: dict) -> None:
         if change["new"] is not None:
@@ -242,11 +248,13 @@ class RunPanel(w.VBox):
 
     def __repr__(self) -> str:
         """Deterministic: no times, pids or hosts (notebooks are checked with nbval)."""
-        parts = []
-        for b in self.backends:
-            run = self.runs.get(b)
-            parts.append(f"{b}: " + (run.counts_text() if run else "not run"))
+        parts = [f"{b}: " + (self.runs[b].counts_text() if b in self.runs else "not run")
+                 for b in self.backends]
         return f"<workbench panel {self.fn_name}: {'; '.join(parts)}>"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:  # ipywidgets cuts the text at 110
+        bundle = super()._repr_mimebundle_(**kwargs)
+        return bundle and {**bundle, "text/plain": repr(self)}
 
 
 class AutoPanel:
@@ -261,12 +269,10 @@ class AutoPanel:
 
     def __call__(self, event: Any) -> None:
         if self.panel is None:
-            from IPython.display import display
-
             run = event.run
             self.panel = RunPanel(run.fn_name, self.backends or [run.backend], len(run),
                                   run.workers)
-            display(self.panel)
+            self.panel.show()
         self.panel(event)
 
 
@@ -281,13 +287,11 @@ def _png(figure: Any) -> Any:
     return Image(data=buffer.getvalue(), format="png")
 
 
-
 def stored_panel(run: Any) -> RunPanel:
     """The panel of a run that is not going on here (read from its journal), drawn at once:
     its Stop button is off and says how the run ended."""
     panel = RunPanel(run.fn_name, [run.backend], len(run), run.workers)
-    panel.current = run
-    panel.runs[run.backend] = run
+    panel.current = panel.runs[run.backend] = run
     panel._draw_progress(run)
     panel._draw_results()
     panel.stop_button.disabled = True
