@@ -11,6 +11,7 @@ locally with ``-m "not browser"``. Under CI (``CI`` set) a missing browser fails
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.once]
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -51,11 +52,14 @@ def _free_port() -> int:
 def lab(tmp_path):
     """JupyterLab on 127.0.0.1 with a token, serving a copy of notebooks/ (autosave would
     rewrite the originals), with fresh config, settings and workspace folders."""
-    if not Path(CHROMIUM).exists() or shutil.which("jupyter") is None:
+    missing = [what for what, there in (
+        (CHROMIUM, Path(CHROMIUM).exists()), ("jupyter", shutil.which("jupyter")),
+        ("playwright", importlib.util.find_spec("playwright"))) if not there]
+    if missing:
         if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} or jupyter is missing: .ci/run installs them")
-        pytest.skip(f"{CHROMIUM} is not installed (apt install chromium)")
-    pytest.importorskip("playwright")
+            pytest.fail(f"{', '.join(missing)} missing: .ci/run installs them")
+        pytest.skip(f"{', '.join(missing)} missing (apt install chromium; pip install -e "
+                    f"'.[test]')")
     root = tmp_path / "lab"
     shutil.copytree(ROOT / "notebooks", root / "notebooks")
     settings = tmp_path / "settings"

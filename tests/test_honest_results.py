@@ -128,10 +128,9 @@ def test_stop_on_serial_is_heard_between_tasks_not_only_between_chunks():
         if type(event).__name__ == "TasksFinished":
             event.run.cancel()
 
-    began = time.monotonic()
     r = run(time.sleep, [0.1] * 50, "serial", chunksize=50, observers=[stop_at_once])
     assert r.state == "cancelled" and r.counts["ok"] < 10, r.counts
-    assert r.counts["ok"] + r.counts["cancelled"] == 50 and time.monotonic() - began < 3
+    assert r.counts["ok"] + r.counts["cancelled"] == 50
 
 
 def test_no_items_start_no_backend():
