@@ -3,6 +3,7 @@ kept, and the backend works for the next run."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -164,6 +165,30 @@ def test_stop_on_dask_ends_running_tasks_not_only_queued_ones(fn):
     assert run(abs, [-1, -2], "dask").results == [1, 2]
     # an interruption was enough for Python code; a worker stuck in C was ended and replaced
     assert (sorted(p.pid for p in dask.processes()) == workers) == (fn is spins)
+
+
+def test_a_worker_dask_drops_for_coming_back_late_is_replaced():
+    # LocalCluster closes the nanny of a worker not back within lost-worker-timeout (15 s: a
+    # restart on a loaded machine); made 10 ms here, so that Dask itself drops it now.
+    import dask
+
+    from workbench.backends import dask_stop
+
+    n = run(abs, [1], "dask").workers
+    backend = backends.live()["dask"]
+    cluster, client = backend._cluster, backend._client
+    client.wait_for_workers(n, timeout=60)
+    victim = sorted(client.scheduler_info()["workers"])[0]
+    with dask.config.set({"distributed.deploy.lost-worker-timeout": "10ms"}):
+        with contextlib.suppress(Exception):  # it never answers: it ends
+            client.run(dask_stop._end_worker, workers=[victim], on_error="return")
+        deadline = time.monotonic() + 30
+        while len(cluster.workers) == n and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert len(cluster.workers) == n - 1, "Dask dropped the worker for good (the cause)"
+    assert run(abs, range(-6, 0), "dask", chunksize=1).results == [6, 5, 4, 3, 2, 1]
+    client.wait_for_workers(n, timeout=60)  # (raises if the cluster stayed a worker short)
+    assert len(cluster.workers) == n
 
 
 def _blas_threads(_):

@@ -240,6 +240,7 @@ class DaskBackend(Backend):
         future.add_done_callback(lambda _f: self._done.put(chunk_id))
 
     def poll(self, timeout: float) -> list[Outcome]:
+        dask_stop.replace_dropped(self._cluster)
         self._watch_timeouts()
         ids = []
         try:

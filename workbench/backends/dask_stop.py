@@ -5,7 +5,12 @@ skipped, the item running is interrupted (an asynchronous exception, heard at it
 instruction), and a worker whose task still runs a moment later (stuck in a C call: a sleep, a
 read) is ended, on a cluster workbench started, whose nanny starts a new one (as for a task
 past its timeout). A cluster that is not workbench's (``address=``, the user's own Client)
-keeps its workers: only the interruption is tried there."""
+keeps its workers: only the interruption is tried there.
+
+A worker ended here (or for a timeout) is restarted by its nanny; where that takes longer than
+Dask's ``lost-worker-timeout`` (15 s: a loaded machine), ``LocalCluster`` closes the nanny and
+the cluster stays a worker short for good, or with none, and a run would wait forever:
+:func:`replace_dropped` starts it again."""
 
 from __future__ import annotations
 
@@ -88,3 +93,10 @@ def stop_running(client: Any, keys: list[Any], own_cluster: bool) -> None:
                        callback_timeout=ASK_TIMEOUT)
     except Exception:  # noqa: BLE001 - a closed client, a worker going away: nothing to stop
         return
+
+
+def replace_dropped(cluster: Any) -> None:
+    """Give workbench's ``LocalCluster`` back the workers it was asked for, where Dask dropped
+    a nanny whose worker came back late (cheap: two lengths compared, on every poll)."""
+    if cluster is not None and len(cluster.workers) < len(cluster.worker_spec):
+        cluster.scale(len(cluster.worker_spec))  # starts the missing nannies, at once
