@@ -134,18 +134,33 @@ def _running_on_workers(client) -> list:
         lambda dask_worker: list(dask_worker.active_threads.values())).values() for k in keys]
 
 
+def _settled_dask():
+    """The warm Dask backend with all its workers, none of them restarted in the last 16 s:
+    Dask's LocalCluster drops a worker that was not back 15 s after it went (seen on CI after
+    the timeout tests end one); workbench starts it again on its next run."""
+    import psutil
+
+    n = run(abs, [1], "dask").workers
+    backend = backends.live()["dask"]
+    for _ in range(3):
+        nannies = list(backend._cluster.workers.values())
+        youngest = max([psutil.Process(nanny.process.pid).create_time() for nanny in nannies
+                        if nanny.process is not None and nanny.process.pid], default=time.time())
+        if time.time() - youngest > 16 and len(nannies) == n:
+            return backend, n
+        time.sleep(max(0.0, youngest + 16 - time.time()))
+        run(abs, [1], "dask")  # (starts a dropped worker again)
+        backend._client.wait_for_workers(n, timeout=60)
+    raise AssertionError(f"the Dask cluster did not settle at {n} workers")
+
+
 @pytest.mark.parametrize("fn", [spins, sleeps])
 def test_stop_on_dask_ends_running_tasks_not_only_queued_ones(fn):
     # (Dask's cancel leaves a running task running: it would hold its worker for 120 s)
     import threading
 
-    n = run(abs, [1], "dask").workers
-    dask = backends.live()["dask"]
-    dask._client.wait_for_workers(n, timeout=60)  # (a worker an earlier test ended is back)
-    deadline = time.monotonic() + 60
-    while len(workers := sorted(p.pid for p in dask.processes())) < n:
-        assert time.monotonic() < deadline, f"the cluster has {len(workers)} of {n} workers"
-        time.sleep(0.1)
+    dask, n = _settled_dask()
+    workers = sorted(p.pid for p in dask.processes())
     before = wb.last_run()
 
     def stop_once_both_run():  # (or after a minute, so that a failure cannot hang the test)
@@ -174,10 +189,8 @@ def test_a_worker_dask_drops_for_coming_back_late_is_replaced():
 
     from workbench.backends import dask_stop
 
-    n = run(abs, [1], "dask").workers
-    backend = backends.live()["dask"]
+    backend, n = _settled_dask()
     cluster, client = backend._cluster, backend._client
-    client.wait_for_workers(n, timeout=60)
     victim = sorted(client.scheduler_info()["workers"])[0]
     with dask.config.set({"distributed.deploy.lost-worker-timeout": "10ms"}):
         with contextlib.suppress(Exception):  # it never answers: it ends
@@ -187,8 +200,11 @@ def test_a_worker_dask_drops_for_coming_back_late_is_replaced():
             time.sleep(0.02)
     assert len(cluster.workers) == n - 1, "Dask dropped the worker for good (the cause)"
     assert run(abs, range(-6, 0), "dask", chunksize=1).results == [6, 5, 4, 3, 2, 1]
-    client.wait_for_workers(n, timeout=60)  # (raises if the cluster stayed a worker short)
-    assert len(cluster.workers) == n
+    deadline = time.monotonic() + 60  # (the new nanny joins the cluster once its worker runs)
+    while len(cluster.workers) < n and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(cluster.workers) == n, "the cluster stayed a worker short"
+    client.wait_for_workers(n, timeout=60)
 
 
 def _blas_threads(_):
