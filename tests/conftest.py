@@ -82,6 +82,27 @@ def no_leaked_processes():
         pytest.fail(f"test left {len(leaked)} child process(es) behind: {names}")
 
 
+@pytest.fixture(autouse=True)
+def sigint_left_as_found():
+    """Fail a test after which Ctrl-C is handled differently (and put Python's own handler
+    back): workbench's guard only takes Ctrl-C over from Python's default handler, so a
+    handler left behind would change what a later run does with a task's KeyboardInterrupt."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before, setter = signal.getsignal(signal.SIGINT), signal.signal
+    yield
+    after, patched = signal.getsignal(signal.SIGINT), signal.signal is not setter
+    if after is not before or patched:
+        signal.signal = setter  # (Ray's DeferSigint replaces it while it defers Ctrl-C)
+        signal.signal(signal.SIGINT, before)
+        pytest.fail(f"test left SIGINT handled by {after!r} (it was {before!r})"
+                    + (", and signal.signal replaced" if patched else ""))
+
+
 def tagged(variable: str, value: str | None = None) -> list[psutil.Process]:
     """Live processes whose environment has ``variable`` (set to ``value``, if given): a
     marker a test puts in a child's environment finds every process that child started, also

@@ -191,7 +191,7 @@ def test_a_worker_dask_drops_for_coming_back_late_is_replaced():
 
     backend, n = _settled_dask()
     cluster, client = backend._cluster, backend._client
-    victim = sorted(client.scheduler_info()["workers"])[0]
+    victim, about = sorted(client.scheduler_info()["workers"].items())[0]
     with dask.config.set({"distributed.deploy.lost-worker-timeout": "10ms"}):
         with contextlib.suppress(Exception):  # it never answers: it ends
             client.run(dask_stop._end_worker, workers=[victim], on_error="return")
@@ -204,6 +204,9 @@ def test_a_worker_dask_drops_for_coming_back_late_is_replaced():
     while len(cluster.workers) < n and time.monotonic() < deadline:
         time.sleep(0.1)
     assert len(cluster.workers) == n, "the cluster stayed a worker short"
+    # a new name: the dropped nanny may still be closing, its restarted worker registered under
+    # the old one, and Dask refuses a second worker of that name (seen on CI: "name taken")
+    assert about["name"] not in cluster.workers
     client.wait_for_workers(n, timeout=60)
 
 

@@ -97,6 +97,19 @@ def stop_running(client: Any, keys: list[Any], own_cluster: bool) -> None:
 
 def replace_dropped(cluster: Any) -> None:
     """Give workbench's ``LocalCluster`` back the workers it was asked for, where Dask dropped
-    a nanny whose worker came back late (cheap: two lengths compared, on every poll)."""
-    if cluster is not None and len(cluster.workers) < len(cluster.worker_spec):
-        cluster.scale(len(cluster.worker_spec))  # starts the missing nannies, at once
+    a nanny whose worker came back late, or a replacement failed to start (cheap: on every
+    poll, a look at two small dicts). A replacement gets a new name: the dropped nanny may still
+    be closing, its restarted worker still registered under the old one ("name taken")."""
+    if cluster is None or getattr(cluster, "_correct_state_waiting", None) is not None or (
+            getattr(cluster, "_lock", None) is not None and cluster._lock.locked()):
+        return  # Dask is starting or closing workers now
+    failed = {name for name, nanny in cluster.workers.items()
+              if str(getattr(nanny, "status", "")).endswith(("failed", "closed"))}
+    gone = [name for name in cluster.worker_spec if name not in cluster.workers or name in failed]
+    if gone and all(isinstance(name, int) for name in (*cluster.worker_spec, *cluster.workers)):
+        spec = cluster.worker_spec[gone[0]]
+        fresh = max((*cluster.worker_spec, *cluster.workers), default=-1) + 1
+        for k, name in enumerate(gone):
+            del cluster.worker_spec[name]
+            cluster.worker_spec[fresh + k] = spec
+        cluster.scale(len(cluster.worker_spec))  # starts the new, closes the failed, at once
