@@ -204,6 +204,22 @@ def test_a_task_that_raises_keyboardinterrupt_is_its_error_on_every_backend(back
     assert r.task(2).error.type == "KeyboardInterrupt"
 
 
+def test_a_tasks_own_keyboardinterrupt_is_its_error_where_ctrl_c_is_ignored():
+    # A background job (`nohup python etl.py &`, a CI runner) starts with SIGINT ignored: no
+    # Ctrl-C can raise there, so a KeyboardInterrupt is the task's own (seen in a CI clone).
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        r = run(interrupt_on_two, range(5), "serial")
+    except KeyboardInterrupt as exc:
+        pytest.fail(f"the task's own KeyboardInterrupt stopped the run: {exc}")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert r.state == "finished" and r.counts["ok"] == 4, r.counts
+    assert r.task(2).error.type == "KeyboardInterrupt"
+
+
 def test_config_is_seen_by_threads_started_inside_the_block():
     from concurrent.futures import ThreadPoolExecutor
 

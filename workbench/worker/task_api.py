@@ -33,9 +33,12 @@ def stops_the_run(exc: KeyboardInterrupt) -> bool:
         return True
     if threading.current_thread() is not threading.main_thread():
         return False  # Ctrl-C is delivered to the main thread only: the task raised it
+    handler = signal.getsignal(signal.SIGINT)
+    if handler in (signal.SIG_IGN, signal.SIG_DFL, None):
+        return False  # Ctrl-C raises nothing here (ignored, as in a background job): the task
     # Without workbench's SIGINT handler (someone else's is installed) the two cannot be
     # told apart: let it stop the run, as a Ctrl-C must.
-    return not getattr(signal.getsignal(signal.SIGINT), "workbench_guard", False)
+    return not getattr(handler, "workbench_guard", False)
 
 
 class TaskContext:
