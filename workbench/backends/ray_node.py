@@ -96,6 +96,9 @@ def local_node_env(local: bool, marker: str) -> Iterator[None]:
 MARKER = "WORKBENCH_RAY_NODE"
 #: Seconds the node's processes get to exit after ``ray.shutdown()`` before they are killed.
 REAP_GRACE = 2.0
+#: Most looks for processes of the node left after it: a worker the raylet was still starting
+#: when it ended can appear after the first look.
+REAP_SWEEPS = 10
 
 
 #: Run by :func:`standby_reaper` in a process of its own (stdlib and psutil only).
@@ -104,13 +107,19 @@ import os, sys, time, psutil
 parent, variable, marker = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 while os.getppid() == parent:  # until the process that shuts Ray down is gone
     time.sleep(0.1)
-for p in psutil.process_iter():
-    try:
-        if (f"{p.pid}:{p.create_time()}" in sys.argv[4:]
-                or p.environ().get(variable) == marker):
-            p.kill()
-    except psutil.Error:
-        pass
+for sweep in range(20):  # again until a sweep finds none: one may be starting meanwhile
+    found = 0
+    for p in psutil.process_iter():
+        try:
+            if (f"{p.pid}:{p.create_time()}" in sys.argv[4:]
+                    or p.environ().get(variable) == marker):
+                p.kill()
+                found += 1
+        except psutil.Error:
+            pass
+    if not found:
+        break
+    time.sleep(0.25)
 """
 
 
@@ -140,13 +149,18 @@ def reap(started: list[Any], marker: str) -> None:
 
     alive = [p for p in started if p.pid != os.getpid()]
     _, alive = psutil.wait_procs(alive, timeout=REAP_GRACE)
-    for p in psutil.process_iter():
-        if p.pid == os.getpid() or p in alive:
-            continue
-        with contextlib.suppress(psutil.Error):
-            if p.environ().get(MARKER) == marker:
-                alive.append(p)
-    for p in alive:
-        with contextlib.suppress(psutil.Error):
-            p.kill()
-    psutil.wait_procs(alive, timeout=5)
+    for sweep in range(REAP_SWEEPS):  # again until a look finds none new (one may be starting)
+        new = []
+        for p in psutil.process_iter():
+            if p.pid == os.getpid() or p in alive:
+                continue
+            with contextlib.suppress(psutil.Error):
+                if p.environ().get(MARKER) == marker:
+                    new.append(p)
+        if sweep and not new:
+            return
+        alive += new
+        for p in alive:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+        _, alive = psutil.wait_procs(alive, timeout=5)
