@@ -57,6 +57,9 @@ raw row that did is named in the note and never used as a baseline.
   ``journal=False`` in the same run, per backend (``benchmarks/journal.py``); the time until
   the file holds every record is shown beside it. The benchmark journals to a temporary
   folder (``WORKBENCH_JOURNAL_DIR``), removed at the end.
+* P10 live output (on by default) costs <= 2% on pi whose every task prints a line about
+  every millisecond, and <= 1% on quiet pi, against ``live=False`` in the same run, per
+  backend (``benchmarks/live.py``).
 * P9 a scikit-learn ``GridSearchCV`` of 50 fits through workbench's joblib backend is
   within 10% of joblib's own default (loky) on ``process_map``, and of Dask's and Ray's own
   joblib backends on ``dask`` and ``ray``, with ``n_jobs=2`` (``benchmarks/joblib_search.py``).
@@ -86,13 +89,13 @@ from typing import Any
 
 import workbench as wb
 
-from . import joblib_search, journal, memory, overhead, raw, report, startup, targets, wbrows
+from . import joblib_search, journal, live, memory, overhead, raw, report, startup, targets, wbrows
 from .harness import Measurement, measure
 from .workloads import SIZES, build, shared_workload
 
 ALL_BACKENDS = ["process_map", "dask", "ray"]
 SECTIONS = ["tiny", "pi", "skewed", "skewed_last", "sleepy", "shared", "overhead", "memory",
-            "journal", "gridsearch"]
+            "journal", "live", "gridsearch"]
 _t0 = time.monotonic()
 
 
@@ -181,6 +184,7 @@ class Found:
     over: dict[str, Measurement] = field(default_factory=dict)
     mem: dict[str, Any] = field(default_factory=dict)
     costs: dict[str, dict[str, Measurement]] = field(default_factory=dict)
+    live: dict[str, dict[str, Measurement]] = field(default_factory=dict)
     titles: dict[str, str] = field(default_factory=dict)
 
 
@@ -209,6 +213,7 @@ def _main(argv: list[str] | None = None) -> int:
     info["seconds"] = time.monotonic() - _t0
     found_targets = targets.compute(out.results, started, out.mem, out.over, args.backends)
     found_targets += targets.journal_costs(out.costs)
+    found_targets += targets.live_costs(out.live)
     found_targets += targets.joblib_search(out.results.get("gridsearch", {}))
     print_report(args, info, started, out, found_targets)
     leftovers(log)
@@ -233,6 +238,14 @@ def run_section(name: str, args: argparse.Namespace, r: raw.Raw,
                 log(f"journal cost: {w} on {b}")
                 out.costs[f"{w} {b}"] = measure(workloads[w], journal.variants(b),
                                                 args.repeats, log=log, expected=expected[w])
+    elif name == "live":
+        pi = live.longer(workloads["pi"])
+        for w in (pi, live.chatty(pi)):
+            expected = raw.serial_loop(w)[0]
+            for b in ["serial", *args.backends]:
+                log(f"live output cost: {w.name} on {b}")
+                out.live[f"{w.name} {b}"] = measure(w, live.variants(b), args.repeats,
+                                                    log=log, expected=expected)
     elif name == "gridsearch":
         w = joblib_search.workload(args.mode)
         out.titles[name] = w.title
@@ -262,8 +275,11 @@ def print_report(args: argparse.Namespace, info: dict[str, Any], started: dict[s
                                     "against the serial loop", out.over) + "\n")
     for name, ms in out.costs.items():
         print(report.workload_table(f"journal cost: {name}", ms) + "\n")
+    for name, ms in out.live.items():
+        print(report.workload_table(f"live output cost: {name}", ms) + "\n")
     report.write_json(args.json, info, started,
-                      {**out.results, **{f"journal {k}": v for k, v in out.costs.items()}},
+                      {**out.results, **{f"journal {k}": v for k, v in out.costs.items()},
+                       **{f"live {k}": v for k, v in out.live.items()}},
                       out.over, out.mem, found_targets)
     print(f"every number: {args.json}")
 

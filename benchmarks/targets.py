@@ -258,6 +258,25 @@ def journal_costs(costs: dict[str, dict[str, Measurement]]) -> list[Target]:
     return out
 
 
+def live_costs(costs: dict[str, dict[str, Measurement]]) -> list[Target]:
+    """P10: live output against ``live=False``, whole call, per workload and backend."""
+    out = []
+    for name, ms in costs.items():
+        workload, backend = name.split()
+        off, on = ms.get(f"{backend} live off"), ms.get(f"{backend} live")
+        limit = 2.0 if workload == "pi_chatty" else 1.0
+        what, goal = "live output vs live=False, whole call", f"<= {limit:g}%"
+        why = g.faults([off, on])
+        if why or not (off and on and off.median and on.median):
+            out.append(Target(f"P10 {name}", what, None, "%", goal, False if why else None,
+                              why or "not measured"))
+            continue
+        figure = 100 * (on.median / off.median - 1)
+        out.append(Target(f"P10 {name}", what, figure, "%", goal,
+                          g.check(figure, lambda v, m=limit: v <= m), ""))
+    return out
+
+
 def joblib_search(ms: dict[str, Measurement]) -> list[Target]:
     """P9: the grid search through workbench against the backend's own joblib backend."""
     out = []

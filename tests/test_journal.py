@@ -389,7 +389,7 @@ def test_a_stored_run_shows_itself_as_the_panel_with_stop_off():
     bundle = stored._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert bundle["text/plain"] == repr(stored)
-    from workbench.views.panel import stored_panel
+    from workbench.views.auto import stored_panel
 
     panel = stored_panel(stored)
     assert panel.stop_button.disabled and panel.stop_button.description == "finished"

@@ -56,7 +56,7 @@ def test_panel_shows_counts_tables_logs_and_errors_after_a_run(parallel_backend)
     assert (bar.value, bar.max, bar.bar_style) == (12, 12, "warning")
     text = panel.bar_texts[parallel_backend].value
     assert text.startswith("12/12 · 3 failed · finished in")
-    assert panel.tabs.titles == ("Summary", "Timeline", "Resources", "Logs", "Errors")
+    assert panel.tabs.titles == ("Summary", "Running", "Timeline", "Resources", "Logs", "Errors")
     summary = panel.summary.value
     assert f"<td>{parallel_backend}</td><td>{WORKERS}</td>" in summary
     assert "<td>9</td><td>3</td>" in summary  # ok, failed
@@ -70,9 +70,15 @@ def test_panel_shows_counts_tables_logs_and_errors_after_a_run(parallel_backend)
     assert panel.log_task.value == 5
     assert "task 5 says hi" in panel.log_text.value and "no 5" in panel.log_text.value
     assert not panel.rerun_button.disabled and panel.stop_button.disabled
+    stop = panel.stop_button  # over: off, and it says how the run ended, not a red "Stop"
+    assert (stop.description, stop.button_style) == ("finished", "")
+    assert panel.running.value == "<p>no task is running</p>"
     assert panel.timeline.outputs == (), "figures wait until their tab is shown"
-    panel.tabs.selected_index = 1
-    assert len(panel.timeline.outputs) == 1 and len(panel.resources.outputs) == 1
+    panel.tabs.selected_index = 2
+    assert len(panel.timeline.outputs) == 1 and len(panel.resources.outputs) == 2
+    assert panel.resources.outputs[0]["text"] == (
+        f"{parallel_backend}: from {panel.current.resources_from}\n")
+    assert "image/png" in panel.resources.outputs[1]["data"]
     assert repr(panel) == (f"<workbench panel flaky: {parallel_backend}: 12 of 12 tasks done: "
                            "9 ok, 3 error>")
 
@@ -83,11 +89,13 @@ def test_panel_for_a_comparison_has_a_bar_and_a_row_per_backend():
     assert all(bar.value == 8 for bar in panel.bars.values())
     assert panel.summary.value.count("<tr><td>") == 2
     assert panel.summary.value.count("<td>yes</td>") == 2  # same as serial
-    panel.tabs.selected_index = 2
+    panel.tabs.selected_index = 3
     assert len(panel.timeline.outputs) == 2
     resources = panel.resources.outputs
-    assert resources[0]["text"] == "serial: no local worker processes sampled\n"
-    assert "image/png" in resources[1]["data"]
+    assert resources[0]["text"] == "serial: no worker process sampled\n"
+    assert resources[1]["text"] == ("process_map: from this machine's worker processes "
+                                    "(psutil, every 0.25 s)\n")
+    assert "image/png" in resources[2]["data"]
     assert cmp.all_same
 
 
@@ -107,7 +115,7 @@ def test_stop_keeps_finished_results_and_leaves_nothing_running(parallel_backend
     assert run.state == "cancelled" and run.counts["ok"] >= 1 and run.counts["cancelled"] > 20
     assert all(v == i for i, v in enumerate(run.results) if v)
     assert "cancelled" in panel.bar_texts[parallel_backend].value
-    assert run.running == 0
+    assert run.in_flight == 0 and run.running() == []
 
 
 def test_throttled_updates_on_a_big_run():
@@ -142,6 +150,7 @@ def test_progress_text_shows_rate_and_eta_while_a_run_goes():
     wb.run(time.sleep, [0.1] * 6, backend="process_map", workers=2, chunksize=1, view=watch)
     done, text = seen[0]
     assert text.startswith(f"{done}/6 · ") and " running · " in text, text
+    assert 0 <= int(text.split(" · ")[1].removesuffix(" running")) <= 2, "at most 2 run now"
     rate = float(text.split(" · ")[-2].removesuffix(" tasks/s"))
     assert 0 < rate < 100 and text.split(" · ")[-1].startswith("ETA "), text
 
@@ -277,3 +286,59 @@ def test_the_stored_tutorials_keep_the_final_counts_of_their_panels():
                     panels.append((path.name, text))
     assert len(panels) >= 10
     assert [p for p in panels if "not run" in p[1] or "…" in p[1]] == []
+
+
+def naps(seconds):
+    for i in range(int(seconds / 0.3)):
+        print(f"still here {i}", flush=True)
+        time.sleep(0.3)
+    time.sleep(seconds % 0.3)
+    return seconds
+
+
+def test_the_running_tab_shows_running_tasks_marks_stragglers_and_opens_their_logs():
+    from workbench.events import TasksRunning
+    from workbench.views.panel import LOGS_TAB
+
+    panel = RunPanel("naps", ["process_map"], 9, WORKERS)
+    seen: dict = {}
+
+    def observer(event):  # (told after the panel: it sees what the panel drew)
+        if not isinstance(event, TasksRunning) or not any(
+                t.index == 8 and "still here" in t.output for t in event.tasks):
+            return
+        if "chosen" not in seen and "straggler" in panel.running.value:
+            seen["running"] = panel.running.value
+            seen["chosen"] = panel.running_task.value = 8  # as choosing it in the tab does
+            seen["tab_at_once"] = panel.tabs.selected_index  # (noted, opened at the redraw)
+        elif "chosen" in seen and "log" not in seen:
+            seen["tab"], seen["log"] = panel.tabs.selected_index, panel.log_text.value
+        elif "log" in seen:
+            seen["later"] = panel.log_text.value
+
+    run = wb.run(naps, [0.05] * 8 + [3.0], backend="process_map", workers=WORKERS,
+                 chunksize=1, view=panel, observers=[observer])
+    assert "<td>8 <b" in seen["running"] and "still here" in seen["running"], seen
+    assert seen["tab_at_once"] != LOGS_TAB, "a choice heard while busy only sets a flag"
+    assert seen["tab"] == LOGS_TAB and "task 8: running on proc-" in seen["log"]
+    assert len(seen["later"]) > len(seen["log"]), "the running task's log grows"
+    assert run.stragglers() == [8]
+    assert "stragglers (over 3x the median task time): process_map: 1 (tasks 8)" in \
+        panel.summary.value
+    assert panel.running.value == "<p>no task is running</p>"
+    assert "task 8: ok on proc-" in panel.log_text.value
+
+
+def test_the_open_log_chooser_keeps_each_task_in_its_place():
+    """The browser sends a choice as a place in the list it shows, which may be a redraw
+    behind: a place must name the same task in the next list."""
+    from types import SimpleNamespace as Task
+
+    from workbench.views.running import CHOICES, PROMPT, chooser_options
+
+    listed, options = chooser_options([], [Task(index=3), Task(index=1)])
+    assert options == [PROMPT, ("task 1", 1), ("task 3", 3)]
+    listed, options = chooser_options(listed, [Task(index=3), Task(index=2)])
+    assert options == [PROMPT, ("task 1 · ended", 1), ("task 3", 3), ("task 2", 2)]
+    _, options = chooser_options(list(range(CHOICES)), [Task(index=99)])
+    assert options == [PROMPT, ("task 99", 99)], "a full list starts again"

@@ -20,7 +20,7 @@ def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVE
         timeout: float | None = NOT_GIVEN,
         address: str | None = NOT_GIVEN, backend_options: dict[str, Any] | None = NOT_GIVEN,
         view: Any = NOT_GIVEN, observers: Sequence[Observer] = (),
-        journal: Any = NOT_GIVEN) -> Run:
+        journal: Any = NOT_GIVEN, live: bool = NOT_GIVEN) -> Run:
     """Run ``fn`` on every item and return a :class:`Run` with one record per item.
 
     Parameters
@@ -46,6 +46,8 @@ def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVE
     journal : ``True`` (default) writes every record as it arrives to a new file in the
         journal folder (see :func:`workbench.runs`, :func:`workbench.open`,
         :func:`workbench.resume`); a path writes it there; ``False`` keeps the run in memory.
+    live : ``True`` (default): what running tasks write reaches :meth:`Run.running` and the
+        panel while they run, about every 0.5 s; ``False``: only in each task's record.
 
     Examples
     --------
@@ -56,7 +58,8 @@ def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVE
     return start(*prepare(
         fn, items, backend=backend, workers=workers, chunksize=chunksize, star=star,
         shared=shared, seed=seed, retries=retries, timeout=timeout, address=address,
-        backend_options=backend_options, view=view, observers=observers, journal=journal))
+        backend_options=backend_options, view=view, observers=observers, journal=journal,
+        live=live))
 
 
 def start(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, Any],

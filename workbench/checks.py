@@ -27,8 +27,8 @@ def prepare(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_
             seed: int | None = NOT_GIVEN, retries: int = NOT_GIVEN,
             timeout: float | None = NOT_GIVEN, address: str | None = NOT_GIVEN,
             backend_options: dict[str, Any] | None = NOT_GIVEN, view: Any = NOT_GIVEN,
-            observers: Sequence[Observer] = (), journal: Any = NOT_GIVEN
-            ) -> tuple[Callable[..., Any], dict[int, Any], dict[str, Any]]:
+            observers: Sequence[Observer] = (), journal: Any = NOT_GIVEN,
+            live: bool = NOT_GIVEN) -> tuple[Callable[..., Any], dict[int, Any], dict[str, Any]]:
     """The checks of :func:`workbench.run`, nothing started: ``(fn, items by index,
     settings)`` for :func:`workbench.engine.execute`, or an :class:`InputError` that says
     what is wrong."""
@@ -52,7 +52,10 @@ def prepare(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_
         "view": resolve("view", view),
         "observers": tuple(observers),
         "journal": journal_setting(resolve("journal", journal)),
+        "live": resolve("live", live),
     }
+    if not isinstance(settings["live"], bool):
+        raise InputError(f"live must be True or False, got {settings['live']!r}")
     _check_settings(settings)
     backends.backend_class(settings["backend"])  # unknown or missing backend: fail before work
     return fn, dict(enumerate(materialize(items))), settings

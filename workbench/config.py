@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "address": None,
     "view": "auto",
     "backend_options": None,
+    "live": True,  # running tasks' output reaches the caller while they run
     # The journal (workbench.journal): on, off, or a file; where runs are kept, how many
     # (and how many bytes in all) are kept there, and the largest result stored.
     "journal": True,

@@ -77,7 +77,7 @@ def execute(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, A
         notify(BackendReady(result))
         try:  # (the loop tells RunFinished itself, also when it fails)
             loop = Loop(result, backend, encoded, items, settings, notify, journal, feed)
-            sampler = _sampler(backend)
+            sampler = _sampler(backend, loop.live, result)
         except BaseException as exc:  # e.g. sending a large shared= object failed
             result.state = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             notify(RunFinished(result))
@@ -88,18 +88,26 @@ def execute(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, A
     return result
 
 
-def _sampler(backend: backends.Backend) -> Any:
-    """CPU and memory of the backend's local worker processes, sampled in the background
-    (nothing to sample in the caller's own process or on a remote cluster). The list of
-    processes is remembered by the warm backend, so a run does not wait for it."""
-    if backend.local or not backend.watched_processes():
-        return None
+def _sampler(backend: backends.Backend, live: Any, run: Run) -> Any:
+    """CPU and memory of the backend's worker processes, sampled in the background: local
+    ones read here (the list of processes is remembered by the warm backend, so a run does
+    not wait for it); those of a cluster workbench did not start as the cluster gives them
+    (:mod:`workbench.cluster_sampler`); nothing for the caller's own process (``serial``)."""
+    from . import cluster_sampler
     from .sampler import ResourceSampler
 
-    sampler = ResourceSampler(backend.watched_processes,
-                              fresh=functools.partial(backend.watched_processes, fresh=True))
-    sampler.start()
-    return sampler
+    if backend.local:
+        return None
+    if backend.watched_processes():
+        sampler = ResourceSampler(backend.watched_processes,
+                                  fresh=functools.partial(backend.watched_processes, fresh=True))
+        run.resources_from = cluster_sampler.FROM_HERE
+        return sampler.start()
+    found = cluster_sampler.reader_for(backend, live)
+    if found is None:
+        return None
+    read, run.resources_from = found
+    return cluster_sampler.ClusterSampler(read).start()
 
 
 class _Notifier:

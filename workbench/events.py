@@ -2,8 +2,10 @@
 
 An observer is any callable taking one event. Events are delivered in the thread that called
 :func:`workbench.run` (in a notebook: the cell's thread), never from a background thread; the
-one exception is the run of a joblib call (:mod:`workbench.joblib_bridge`), whose loop has a
-thread of its own while joblib waits in the caller's, as joblib's own backends do.
+exceptions: the run of a joblib call (:mod:`workbench.joblib_bridge`), whose loop has a thread
+of its own while joblib waits in the caller's, as joblib's own backends do; and
+:class:`TasksRunning` on ``serial``, whose tasks run in the caller's thread, so that their
+live output comes from workbench's live thread.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .live import RunningTask
     from .records import TaskRecord
     from .result import Run
 
@@ -40,11 +43,19 @@ class TasksFinished:
 
 
 @dataclass(frozen=True)
+class TasksRunning:
+    """The tasks running now changed (one began, wrote or ended): at most twice a second."""
+
+    run: Run
+    tasks: tuple[RunningTask, ...]
+
+
+@dataclass(frozen=True)
 class RunFinished:
     """Every task has a final record (``ok``, ``error``, ``lost`` or ``cancelled``)."""
 
     run: Run
 
 
-Event = RunStarted | BackendReady | TasksFinished | RunFinished
+Event = RunStarted | BackendReady | TasksFinished | TasksRunning | RunFinished
 Observer = Callable[[Event], None]

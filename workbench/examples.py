@@ -17,6 +17,21 @@ def calc_chunk(n: int, i: int) -> int:
     return int(np.count_nonzero((xy * xy).sum(axis=1) <= 1.0))
 
 
+def calc_chunk_printing(n: int, i: int) -> int:
+    """:func:`calc_chunk` in steps of 20,000 points (about a millisecond each), printing a line
+    after each step: a chatty task, for measuring what its live output costs."""
+    import numpy as np
+
+    rng, inside, done = np.random.default_rng(i), 0, 0
+    while done < n:
+        step = min(20_000, n - done)
+        xy = rng.random((step, 2))
+        inside += int(np.count_nonzero((xy * xy).sum(axis=1) <= 1.0))
+        done += step
+        print(f"chunk {i}: {done:,} of {n:,} points, {inside:,} inside")
+    return inside
+
+
 def calc_pi(counts: list[int], n: int) -> float:
     """The reduce step: pi from the per-chunk counts of :func:`calc_chunk`."""
     return 4.0 * sum(counts) / (n * len(counts))

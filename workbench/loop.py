@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from . import live
 from .backends import Backend, Chunk
 from .contract import Loss, Outcome
 from .errors import Interrupted
@@ -51,8 +52,10 @@ class Loop:
         self.files = encoded.files  # where the code sent by value came from (tracebacks)
         self.by_value = encoded.by_value  # modules the items must be pickled with, by value
         self.retries = settings["retries"]
+        self.live = live.attach(result, backend, settings, notify)  # None: live=False
         self.options = TaskOptions(star=settings["star"], seed=settings["seed"],
-                                   encode=not backend.local, timeout=settings.get("timeout"))
+                                   encode=not backend.local, timeout=settings.get("timeout"),
+                                   live=None if self.live is None else self.live.run_id)
         self.planner = Planner(((i, 1) for i in items), backend.workers,
                                settings["chunksize"], backend.chunk_target,
                                backend.chunk_floor)
@@ -83,6 +86,8 @@ class Loop:
                         self.feed.wait(POLL_INTERVAL)
                         continue
                     self._handle(self.backend.poll(self._poll_interval()))
+                    if self.live is not None:
+                        self.live.tell()
         except KeyboardInterrupt:
             interrupted = True
         finally:
@@ -93,6 +98,7 @@ class Loop:
             run.wall_time = run.wall_before + (time.perf_counter() - began)
             if sampler is not None:
                 run.resources = [*run.resources, *sampler.stop()]
+            live.detach(self.live, run, self.backend)
             run.state = "interrupted" if interrupted else (
                 "cancelled" if stopping else "finished")
             self.notify(RunFinished(run))
@@ -159,7 +165,7 @@ class Loop:
         return blob, tasks
 
     def _count_running(self) -> None:
-        self.run.running = (sum(len(tasks) for tasks, _ in self.in_flight.values())
+        self.run.in_flight = (sum(len(tasks) for tasks, _ in self.in_flight.values())
                             - self.reported_count)
 
     # ----------------------------------------------------------------- what comes back
@@ -241,6 +247,8 @@ class Loop:
     def _record(self, records: list[TaskRecord]) -> None:
         """Keep records and tell the observers (no retries decided here)."""
         self.run.collect_many(records)
+        if self.live is not None:
+            self.live.finished((r.index, r.attempt) for r in records)
         self.notify(TasksFinished(self.run, tuple(records)))
 
     def _finish(self, records: list[TaskRecord]) -> None:

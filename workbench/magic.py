@@ -71,6 +71,9 @@ class ParallelMagics(Magics):
                                    "file in the journal folder, see workbench.runs())")
     @magic_arguments.argument("--no-journal", action="store_true",
                               help="keep the run in memory only")
+    @magic_arguments.argument("--no-live", action="store_true",
+                              help="no output of running tasks while they run (it is in each "
+                                   "task's record when it ends)")
     @magic_arguments.argument("--resume", default=None, metavar="ID",
                               help="finish the journaled run ID (or path): run only its items "
                                    "without an ok record, with this cell's function")

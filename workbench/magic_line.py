@@ -80,6 +80,8 @@ def settings_of(args: Any) -> dict[str, Any]:
         settings["timeout"] = args.timeout
     if args.address is not None:
         settings["address"] = args.address
+    if args.no_live:
+        settings["live"] = False
     if args.no_journal:
         settings["journal"] = False
     elif args.journal is not None:

@@ -46,6 +46,18 @@ def _show_figures_in_ipython() -> None:
     png.for_type(Figure, to_png)
 
 
+def png_image(figure: Any) -> Any:
+    """The figure as an IPython PNG image (a Figure made without pyplot has no notebook
+    formatter of its own): what the panel's figure tabs show."""
+    import io
+
+    from IPython.display import Image
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    return Image(data=buffer.getvalue(), format="png")
+
+
 def plot_timeline(records: Iterable[Any], title: str | None = None) -> Any:
     """One bar per task that ran, on a row per worker, coloured by status (the bars of a row
     are one ``BrokenBarHCollection``-like collection in ``ax.collections``).

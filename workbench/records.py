@@ -2,11 +2,13 @@
 
 Records are plain, frozen data. Workers send them as :class:`~workbench.contract.RawRecord`
 tuples of strings, numbers and bytes; the caller turns each into a :class:`TaskRecord` and adds
-its own clock readings (``submitted``, ``received``) and where it ran.
+its own clock readings (``submitted``, ``received``) and where it ran. ``run.logs`` (:class:`Logs`)
+reads their text.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,3 +186,25 @@ def make_record(index: int, status: str, value: Any, error: TaskError | None,
     _set_host(record, host)
     _set_attempt(record, attempt)
     return record
+
+
+class Logs:
+    """``run.logs[i]``: what task ``i`` printed and logged, interleaved as it happened."""
+
+    def __init__(self, run: Any):
+        self._run = run
+
+    def __getitem__(self, index: int) -> str:
+        if isinstance(index, int) and index < 0:  # from the end, as for a list
+            index = self._run.indices[index]
+        return self._run.task(index).text
+
+    def __len__(self) -> int:
+        return len(self._run)
+
+    def __iter__(self) -> Iterator[str]:
+        return (r.text for r in self._run.tasks)
+
+    def __repr__(self) -> str:
+        chatty = sum(1 for r in self._run.tasks if r.output)
+        return f"<Logs of {len(self)} tasks, {chatty} with output; run.logs[i] for task i>"

@@ -7,13 +7,16 @@ records and two clock readings, so every number a view shows can be recomputed f
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import TaskErrors
-from .records import CANCELLED, ERROR, LOST, OK, STATUSES, Failed, TaskRecord
-from .views.format import counts_text, ranges_text
+from .records import CANCELLED, ERROR, LOST, OK, STATUSES, Failed, Logs, TaskRecord
+from .views.format import counts_text, task_errors_text
+
+if TYPE_CHECKING:
+    from .live import RunningTask
 
 #: Tracebacks shown in full by :meth:`Run.raise_for_errors`; the rest are counted.
 MAX_TRACEBACKS = 3
@@ -28,28 +31,6 @@ class RunSpec:
     settings: dict[str, Any]
 
 
-class Logs:
-    """``run.logs[i]``: what task ``i`` printed and logged, interleaved as it happened."""
-
-    def __init__(self, run: Run):
-        self._run = run
-
-    def __getitem__(self, index: int) -> str:
-        if isinstance(index, int) and index < 0:  # from the end, as for a list
-            index = self._run.indices[index]
-        return self._run.task(index).text
-
-    def __len__(self) -> int:
-        return len(self._run)
-
-    def __iter__(self) -> Iterator[str]:
-        return (r.text for r in self._run.tasks)
-
-    def __repr__(self) -> str:
-        chatty = sum(1 for r in self._run.tasks if r.output)
-        return f"<Logs of {len(self)} tasks, {chatty} with output; run.logs[i] for task i>"
-
-
 class Run:
     """The outcome of :func:`workbench.run`: one :class:`TaskRecord` per item, in input order.
 
@@ -60,8 +41,10 @@ class Run:
     startup_time : seconds spent starting the backend for this run (0 when it was warm).
     wall_time : seconds from the first submission to the last record (start-up excluded).
     history : every superseded attempt of a retried task.
-    running : tasks handed to the backend that have not finished (queued there or running).
-    resources : CPU and memory samples of the local worker processes (``Sample`` objects).
+    in_flight : tasks handed to the backend that have not finished (queued there or running);
+        :meth:`running` lists the ones running now.
+    resources : CPU and memory samples of the worker processes (``Sample`` objects), and
+        ``resources_from`` where they come from (this machine, a Dask scheduler, Ray workers).
     chunk_sizes : the size of each chunk sent, in order (shows what ``chunksize="auto"`` chose).
     cluster : whose cluster ran the tasks, in words, when workbench did not start it.
     journal, id : the run's journal file and its name (see :func:`workbench.runs`), or ``None``.
@@ -84,8 +67,10 @@ class Run:
         self.cluster: str | None = None
         self.history: list[TaskRecord] = []
         self.chunk_sizes: list[int] = []
-        self.running = 0  # tasks handed to the backend and not finished yet
-        self.resources: list[Any] = []  # workbench.sampler.Sample of local worker processes
+        self.in_flight = 0  # tasks handed to the backend and not finished yet
+        self.live: Any = None  # workbench.live.LiveTasks while the run goes (live output on)
+        self.resources: list[Any] = []  # workbench.sampler.Sample of the worker processes
+        self.resources_from: str | None = None  # where those numbers come from, in words
         self.journal: Any = None  # pathlib.Path of the run's journal file
         self.id: str | None = None
         self.wall_before = 0.0  # a resumed run: the wall time of the sessions before this one
@@ -128,12 +113,35 @@ class Run:
         state["spec"] = RunSpec(self.spec.fn, self.spec.items,
                                 {**settings, "view": "none", "observers": ()})
         del state["_cancel"], state["logs"]
+        state["live"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        if isinstance(state.get("running"), int):  # pickled before running() was a method
+            state["in_flight"] = state.pop("running")
+        state.setdefault("live", None)
+        state.setdefault("resources_from", None)
         self.__dict__.update(state)
         self._cancel = threading.Event()
         self.logs = Logs(self)
+
+    # ----------------------------------------------------------------- while it runs
+    def running(self) -> list[RunningTask]:
+        """The tasks running now: index, worker, pid, when each began, how long it has run and
+        what it has written so far (:class:`workbench.live.RunningTask`), at most about 1 s
+        old. Callable from any thread while the run goes (``workbench.last_run()`` is the run
+        from its start); empty once it has ended, or with ``live=False``."""
+        live = self.live
+        return [] if live is None else live.running()
+
+    def stragglers(self) -> list[int]:
+        """The tasks that ran over 3x the median duration of the finished ones (with at least
+        5 finished): what the panel marks, counted in its Summary."""
+        from .live import straggler_limit
+
+        limit = straggler_limit(self)
+        return [] if limit is None else [
+            t.index for t in self.tasks if t.duration is not None and t.duration > limit]
 
     # ----------------------------------------------------------------- control
     def cancel(self) -> None:
@@ -223,26 +231,8 @@ class Run:
         pending = len(self) - len(self._records)
         if not errors and not unfinished and not pending:
             return
-        problems = []
-        if errors:
-            problems.append(f"{len(errors)} of {len(self)} tasks failed")
-        if unfinished or pending:
-            problems.append(f"{len(unfinished) + pending} of {len(self)} did not run to the "
-                            f"end (the run was {self.state})")
-        lines = [f"{' and '.join(problems)} in {self.fn_name} on {self.backend}:"]
-        lines += [f"  task {r.index}: {r.status}: {r.error}" for r in errors[:20]]
-        if len(errors) > 20:
-            lines.append(f"  ... and {len(errors) - 20} more (see run.errors)")
-        if unfinished or pending:
-            lines.append(f"  not run: {ranges_text([r.index for r in unfinished])}"
-                         + (f" and {pending} pending" if pending else ""))
-        for r in errors[:MAX_TRACEBACKS]:
-            where = f" on {r.worker} (pid {r.pid})" if r.worker else ""
-            lines.append(f"\n--- task {r.index}, attempt {r.attempt}{where} ---")
-            lines.append((r.error.traceback if r.error else "").rstrip() or str(r.error))
-        if len(errors) > MAX_TRACEBACKS:
-            lines.append(f"\n({len(errors) - MAX_TRACEBACKS} more tracebacks in run.errors)")
-        raise TaskErrors("\n".join(lines), errors + unfinished)
+        raise TaskErrors(task_errors_text(self, errors, unfinished, pending, MAX_TRACEBACKS),
+                         errors + unfinished)
 
     def rerun_failed(self, **settings: Any) -> Run:
         """A new Run of the failed, lost and cancelled tasks only, with the same function and

@@ -135,6 +135,7 @@ class Backend(ABC):
         self._n = spec.workers or os.cpu_count() or 1  # a cluster's backend counts its own
         self._roots: list[Any] = []  # psutil.Process objects started with this backend
         self._watch_cache: tuple[float, list[Any]] | None = None
+        self._live_sink: Any = None  # where live messages go (see live_to)
 
     def processes(self) -> list[Any]:
         """The local processes of this backend (``psutil.Process``), children included:
@@ -168,6 +169,12 @@ class Backend(ABC):
     def preflight(self) -> None:  # noqa: B027 - optional: most backends need no check
         """Cheap checks before anything starts or a warm backend is replaced (for example
         that an ``address`` answers); raise with a one-line message."""
+
+    def live_to(self, sink: Any) -> None:
+        """Hand each live message of the running tasks (see :mod:`workbench.worker.live`) to
+        ``sink``, a callable, from now on; ``None``: drop them. Called by the run loop at a
+        run's start and end; the backend calls ``self._live_sink`` from :meth:`poll`."""
+        self._live_sink = sink
 
     @abstractmethod
     def start(self) -> None:

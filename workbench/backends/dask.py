@@ -25,7 +25,7 @@ from ..contract import Outcome
 from ..errors import BackendError
 from ..payload import as_array, function_size, raw_view
 from ..worker import run_chunk, timeouts
-from . import addresses, dask_stop, main_module
+from . import addresses, dask_live, dask_stop, main_module
 from .base import TIMEOUT_GRACE, Backend, Chunk, lost_cause, timeout_loss
 from .dask_clients import default_client as _default_client
 from .dask_clients import threads as _threads
@@ -42,6 +42,7 @@ def _run_chunk(key, blob, tasks, items, options):  # noqa: ANN001 - runs on a Da
     from distributed import get_worker
 
     mine, stopped = dask_stop.stop_check()
+    dask_live.start_here(options)
     try:
         return run_chunk((key, blob), tasks, items, options,
                          worker=str(get_worker().address), stop=stopped)
@@ -239,6 +240,10 @@ class DaskBackend(Backend):
         chunk_id = chunk.id
         future.add_done_callback(lambda _f: self._done.put(chunk_id))
 
+    def live_to(self, sink: Any) -> None:
+        super().live_to(sink)
+        dask_live.listen(self._client, self._done, sink is not None)
+
     def poll(self, timeout: float) -> list[Outcome]:
         dask_stop.replace_dropped(self._cluster)
         self._watch_timeouts()
@@ -249,6 +254,7 @@ class DaskBackend(Backend):
                 ids.append(self._done.get_nowait())
         except queue.Empty:
             pass
+        ids = dask_live.split(ids, self._live_sink)
         ready = {c: self._futures.pop(c) for c in ids if c in self._futures}
         for chunk_id in ready:
             self._timed_chunks.pop(chunk_id, None)

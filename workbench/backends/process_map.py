@@ -230,6 +230,10 @@ class ProcessMapBackend(Backend):
             while w.conn.poll():
                 wire = w.conn.recv_bytes()  # (what conn.recv() unpickles; kept for the journal)
                 kind, chunk_id, result = pickle.loads(wire)
+                if kind == "live":  # (not a sign of progress: a task stuck in C has it too)
+                    if self._live_sink is not None:
+                        self._live_sink(result)
+                    continue
                 w.quiet_since = time.monotonic()
                 done = kind == "done"
                 outcomes.append(Outcome(chunk_id, result, done=done, wire=wire))

@@ -15,9 +15,10 @@ import queue
 import signal
 import sys
 import threading
+from collections.abc import Callable
 
 from ..contract import ChunkReport
-from ..worker import HOST, functions, run_chunk
+from ..worker import HOST, functions, live, run_chunk
 
 #: What numpy's BLAS, OpenMP and friends read for their thread count.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -37,6 +38,28 @@ def _cap_threads(threads: int) -> None:
         except ImportError:
             return
         threadpool_limits(int(os.environ["OMP_NUM_THREADS"]))
+
+
+def _senders(conn: multiprocessing.connection.Connection,
+             name: str) -> Callable[[tuple], None]:
+    """What sends records to the caller, and the live thread started with its own sender.
+    Two threads send: a message over 16 KiB is two writes, which must not interleave; the
+    live thread skips a tick rather than wait long."""
+    sending = threading.Lock()
+
+    def send(message: tuple) -> None:
+        with sending:
+            conn.send(message)
+
+    def send_live(message: dict) -> None:
+        if sending.acquire(timeout=0.2):
+            try:
+                conn.send(("live", None, message))
+            finally:
+                sending.release()
+
+    live.start(send_live, name, HOST)
+    return send
 
 
 def main(conn: multiprocessing.connection.Connection, name: str,
@@ -72,7 +95,8 @@ def main(conn: multiprocessing.connection.Connection, name: str,
                 inbox.put(message)
 
     threading.Thread(target=read, name="workbench-reader", daemon=True).start()
-    conn.send(("ready", os.getpid()))
+    send = _senders(conn, name)
+    send(("ready", os.getpid()))
     while True:
         message = inbox.get()
         if message[0] == "stop":
@@ -81,11 +105,11 @@ def main(conn: multiprocessing.connection.Connection, name: str,
         functions.forget(forget)
         if chunk_id in cancelled:
             cancelled.discard(chunk_id)
-            conn.send(("done", chunk_id, ChunkReport(name, os.getpid(), HOST, [])))
+            send(("done", chunk_id, ChunkReport(name, os.getpid(), HOST, [])))
             continue
         result = run_chunk(
             (key, blob), tasks, items, options, worker=name,
-            emit=lambda batch: conn.send(("part", chunk_id, batch)),  # noqa: B023 - run now
+            emit=lambda batch: send(("part", chunk_id, batch)),  # noqa: B023 - run now
             stop=lambda: chunk_id in cancelled)  # noqa: B023 - called within this pass only
         cancelled.discard(chunk_id)
-        conn.send(("done", chunk_id, result))
+        send(("done", chunk_id, result))

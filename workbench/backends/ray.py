@@ -17,14 +17,15 @@ import contextlib
 import logging
 import os
 import threading
+import time
 import uuid
 from typing import Any
 
 from ..contract import DIED, Outcome
 from ..errors import BackendError
 from ..payload import as_array, function_size
-from ..worker import functions, run_chunk, timeouts
-from . import addresses, ray_node
+from ..worker import HOST, functions, live, run_chunk, timeouts
+from . import addresses, ray_live, ray_node
 from .base import TIMEOUT_GRACE, Backend, Chunk, lost_cause, timeout_loss
 
 #: Functions (with their shared objects) kept in the object store for later runs, and bytes.
@@ -32,7 +33,7 @@ PUT_KEEP = 8
 PUT_BYTES = 1 << 30
 
 
-def _run_chunk(key, blob, tasks, items, options, note):  # noqa: ANN001 - in a Ray worker
+def _run_chunk(key, blob, tasks, items, options, note, mailbox):  # noqa: ANN001 - in Ray
     import ray
 
     if isinstance(blob, list):  # [ObjectRef]: fetched only by a worker that lacks it
@@ -41,10 +42,17 @@ def _run_chunk(key, blob, tasks, items, options, note):  # noqa: ANN001 - in a R
     if options.timeout is not None:
         timeouts.watch(TIMEOUT_GRACE, _end_this_worker)
     _running[:] = [note]
+    if options.live is not None and mailbox is not None:
+        live.start(ray_live.post_from_worker(mailbox), worker, HOST)
     try:
         return run_chunk((key, blob), tasks, items, options, worker=worker)
     finally:
         _running.clear()
+
+
+def _settle() -> None:
+    """A task that holds its worker a moment: n of them at once need n worker processes."""
+    time.sleep(0.05)
 
 
 #: In a Ray worker: the note (see :func:`_end_this_worker`) of the chunk running now.
@@ -85,6 +93,7 @@ class RayBackend(Backend):
         self._puts = functions.FunctionCache(PUT_KEEP, PUT_BYTES)  # key -> ObjectRef
         self._marker = uuid.uuid4().hex  # in the environment of every process of our node
         self._keeper: threading.Event | None = None  # ends the thread that started Ray
+        self._live = ray_live.RayLive()
 
     def preflight(self) -> None:
         if self.spec.address is not None:
@@ -105,7 +114,9 @@ class RayBackend(Backend):
                 kwargs["address"] = self.spec.address
                 ray_node.offer_cluster_token()
             else:
-                kwargs.update(num_cpus=self._n, _node_ip_address="127.0.0.1")
+                # "local": a node of our own, even where `ray start` left the address of
+                # its head (running or not) in /tmp/ray, which a bare ray.init() joins
+                kwargs.update(address="local", num_cpus=self._n, _node_ip_address="127.0.0.1")
                 if kwargs["include_dashboard"]:
                     kwargs["dashboard_host"] = "127.0.0.1"
             try:
@@ -126,6 +137,13 @@ class RayBackend(Backend):
         if self.spec.address is not None or not self._owned:
             self._n = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._remote = ray.remote(num_cpus=1, max_retries=0)(_run_chunk)
+        if self._owned and self.spec.address is None:
+            # The live mailbox takes a worker process of its own, one of the n that Ray
+            # started: start it now, and the n task workers too, or the first run has one
+            # worker until Ray starts another (a cold run at serial speed was seen).
+            self._live.open(ray)
+            settle = ray.remote(num_cpus=1, max_retries=0)(_settle)
+            ray.get([settle.remote() for _ in range(self._n)])
         self._started = True
 
     @property
@@ -163,8 +181,9 @@ class RayBackend(Backend):
         key, blob_ref = self._function
         # The reference travels inside a list: Ray resolves a top-level reference (copies
         # the function into the worker) for every task, even when the worker has it cached.
+        mailbox = None if chunk.options.live is None else self._live.open(self._ray)
         self._refs[chunk.id] = self._remote.remote(key, [blob_ref], chunk.tasks, chunk.items,
-                                                   chunk.options, self._note(chunk.id))
+                                                   chunk.options, self._note(chunk.id), mailbox)
         if chunk.options.timeout is not None:
             self._limits[chunk.id] = chunk.options.timeout
 
@@ -176,11 +195,12 @@ class RayBackend(Backend):
             return []
         ray = self._ray
         by_ref = {ref: chunk_id for chunk_id, ref in self._refs.items()}
-        refs = list(by_ref)
+        refs = list(by_ref) + self._live.refs(self._live_sink is not None)
         ready, rest = ray.wait(refs, num_returns=1, timeout=timeout)
         if ready and rest:
             more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
             ready += more
+        ready = self._live.deliver(ray, ready, self._live_sink)
         outcomes = []
         for ref in ready:
             chunk_id = by_ref[ref]
@@ -218,6 +238,7 @@ class RayBackend(Backend):
         self._limits.clear()
         self._function = None
         self._puts.clear()
+        self._live = ray_live.RayLive()
         if self._owned and self._ray is not None and self._ray.is_initialized():
             started = self.processes()
             reaper = ray_node.standby_reaper(started, self._marker)

@@ -42,11 +42,17 @@ def init(ray: Any, kwargs: dict[str, Any]) -> threading.Event | None:
 def offer_cluster_token() -> None:
     """A head started with ``ray start --head`` on a machine that has a Ray token (every
     local ``ray.init`` writes ``~/.ray/auth_token``) demands it, but a client given an address
-    sends it only in token mode: turn that on when a token exists and nobody chose a mode."""
+    sends it only in token mode: turn that on when a token exists and nobody chose a mode.
+    Ray reads the mode into its config once, at import: that is read again, as Ray's own
+    ``_enable_token_auth`` does (without it, a head by address refused every call)."""
     path = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
     if "RAY_AUTH_MODE" not in os.environ and (os.environ.get("RAY_AUTH_TOKEN")
                                               or os.path.exists(path)):
         os.environ["RAY_AUTH_MODE"] = "token"
+        with contextlib.suppress(Exception):  # private API: without it, as before
+            from ray._raylet import Config
+
+            Config.initialize("")
 
 
 def stop_partial_start(ray: Any, marker: str | None) -> None:

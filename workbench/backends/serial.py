@@ -11,8 +11,12 @@ from itertools import islice
 from typing import Any
 
 from ..contract import ChunkReport, Outcome
-from ..worker import run_chunk
+from ..worker import HOST, live, run_chunk
 from .base import Backend, Chunk
+
+
+def _nowhere(message: Any) -> None:
+    """Where live messages go between runs."""
 
 
 class SerialBackend(Backend):
@@ -37,6 +41,11 @@ class SerialBackend(Backend):
 
     def prepare(self, key: bytes, function: Any) -> None:
         self._functions = {key: function}
+
+    def live_to(self, sink: Any) -> None:
+        """The tasks run in this very thread: workbench's live thread (in this process)
+        hands their output to ``sink`` while they run."""
+        live.start(sink or _nowhere, "main", HOST)
 
     def submit(self, chunk: Chunk) -> None:
         self._queue.append(chunk)

@@ -36,6 +36,6 @@ def check_settings(on: Any, workers: Any,
     except TypeError as exc:  # an unknown keyword
         raise InputError(f"the joblib backend got an unknown setting: {exc}; it takes on=, "
                          "workers=, address=, timeout=, retries=, seed=, backend_options=, "
-                         "view= and observers=") from None
+                         "view=, observers= and live=") from None
     checked["chunksize"] = 1  # joblib's batches are the chunks; a retried call goes alone
     return checked, check_workers(workers)

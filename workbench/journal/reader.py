@@ -44,7 +44,7 @@ class StoredRun(Run):
         return super().rerun_failed(**settings)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        from ..views.panel import stored_panel
+        from ..views.auto import stored_panel
 
         bundle = stored_panel(self)._repr_mimebundle_(include=include, exclude=exclude)
         bundle["text/plain"] = repr(self)

@@ -31,7 +31,7 @@ def make_view(view: Any,
         return view
     if view == "auto" and in_notebook():
         try:
-            from .panel import AutoPanel
+            from .auto import AutoPanel
         except ImportError:  # no ipywidgets: the text view still works
             pass
         else:

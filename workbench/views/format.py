@@ -16,8 +16,9 @@ from ..records import ERROR, LOST, OK, STATUSES
 #: What a table shows for a number that does not exist (no reference run, no wall time).
 MISSING_TEXT, MISSING_HTML = "-", "—"
 #: The style of the widget tables (the Summary and Errors tabs, the dashboard's history).
-TABLE_STYLE = ("<style>.wb-table td, .wb-table th {padding: 2px 10px; text-align: left; "
-               "white-space: nowrap}"
+TABLE_STYLE = ("<style>.wb-table td, .wb-table th {padding: 2px 8px; text-align: left}"
+               ".wb-table td {white-space: nowrap}"  # a header wraps: the table fits the cell
+               ".wb-table th {white-space: normal; vertical-align: bottom; max-width: 7em}"
                ".wb-table tr:nth-child(even) {background: rgba(0,0,0,0.04)}</style>")
 
 
@@ -67,7 +68,8 @@ def counts_text(run: Any) -> str:
 
 
 def progress_text(run: Any, elapsed: float) -> str:
-    """``done/total · failed · running · rate · ETA``, all from the Run."""
+    """``done/total · failed · running · rate · ETA``, all from the Run (redrawn as tasks
+    finish, and as the running ones change or every second while none finishes)."""
     counts = run.counts
     failed = failed_count(counts)
     rate = run.done / elapsed if elapsed > 0 else 0.0
@@ -78,7 +80,9 @@ def progress_text(run: Any, elapsed: float) -> str:
     if counts["cancelled"]:
         parts.append(f"{counts['cancelled']} cancelled")
     if run.state == "running":
-        parts.append(f"{run.running} running")
+        # the tasks running now, as their workers said (live), else those handed out
+        parts.append(f"{len(run.running())} running" if run.live is not None
+                     else f"{run.in_flight} in flight")
         if rate > 0:
             parts += [f"{rate:.1f} tasks/s", f"ETA {duration(left / rate)}"]
     else:
@@ -147,3 +151,29 @@ def summary_markdown(comparison: Any) -> str:
 def summary_html(comparison: Any) -> str:
     """The panel's Summary tab and the dashboard's history: one row per backend."""
     return html_table(*summary_cells(comparison, for_html=True), comparison.hints())
+
+
+def task_errors_text(run: Any, errors: list[Any], unfinished: list[Any], pending: int,
+                     tracebacks: int) -> str:
+    """What :meth:`Run.raise_for_errors` says: every task that did not return a value (failed,
+    lost, cancelled, never finished), the first ``tracebacks`` tracebacks in full."""
+    problems = []
+    if errors:
+        problems.append(f"{len(errors)} of {len(run)} tasks failed")
+    if unfinished or pending:
+        problems.append(f"{len(unfinished) + pending} of {len(run)} did not run to the "
+                        f"end (the run was {run.state})")
+    lines = [f"{' and '.join(problems)} in {run.fn_name} on {run.backend}:"]
+    lines += [f"  task {r.index}: {r.status}: {r.error}" for r in errors[:20]]
+    if len(errors) > 20:
+        lines.append(f"  ... and {len(errors) - 20} more (see run.errors)")
+    if unfinished or pending:
+        lines.append(f"  not run: {ranges_text([r.index for r in unfinished])}"
+                     + (f" and {pending} pending" if pending else ""))
+    for r in errors[:tracebacks]:
+        where = f" on {r.worker} (pid {r.pid})" if r.worker else ""
+        lines.append(f"\n--- task {r.index}, attempt {r.attempt}{where} ---")
+        lines.append((r.error.traceback if r.error else "").rstrip() or str(r.error))
+    if len(errors) > tracebacks:
+        lines.append(f"\n({len(errors) - tracebacks} more tracebacks in run.errors)")
+    return "\n".join(lines)

@@ -48,7 +48,13 @@ def errors_html(run: Any) -> str:
 
 
 def task_html(run: Any, index: int) -> str:
-    """The Logs tab for one task: where it ran, what it printed and logged, its error."""
+    """The Logs tab for one task: where it ran, what it printed and logged, its error; for a
+    task running now, what it has written so far (it grows as the panel redraws)."""
+    now = next((t for t in run.running() if t.index == index), None)
+    if now is not None:
+        head = (f"task {index}: running on {now.worker} (pid {now.pid}), attempt "
+                f"{now.attempt}, {now.elapsed:.1f} s so far")
+        return f"<pre>{html.escape(head)}\n\n{html.escape(now.output or '(no output yet)')}</pre>"
     try:
         r = run.task(index)
     except KeyError as exc:
@@ -59,3 +65,4 @@ def task_html(run: Any, index: int) -> str:
     body = r.text or "(no output)"
     error = f"\n\n{r.error.traceback or r.error}" if r.error is not None else ""
     return f"<pre>{html.escape(head)}\n\n{html.escape(body)}{html.escape(error)}</pre>"
+

@@ -50,9 +50,11 @@ def _subshell(kernel: Any) -> str | None:
 
 NOT_HEARD = ("This kernel hears Stop only between cells (it needs ipykernel 7.4+, Python "
              "3.11+): to stop a running cell, use Kernel > Interrupt; it keeps finished results.")
+NOT_HEARD_CHOICE = ("This kernel hears this choice only between cells (it needs ipykernel "
+                    "7.4+, Python 3.11+).")
 
 
-def hear_while_busy(widget: Any) -> bool:
+def hear_while_busy(widget: Any, not_heard: str = NOT_HEARD) -> bool:
     """Route ``widget``'s messages to a side thread; True if that worked. In a kernel where
     it cannot, the widget's tooltip says so and what to do instead.
 
@@ -70,7 +72,7 @@ def hear_while_busy(widget: Any) -> bool:
         except Exception:  # noqa: BLE001 - private API of one kernel version: degrade
             subshell = None
     if subshell is None:
-        widget.tooltip = NOT_HEARD
+        widget.tooltip = not_heard
         return False
     comm._reply_subshell_id = subshell
     return True

@@ -1,12 +1,13 @@
-"""The widget panel: live progress per backend, a Stop button, and the Summary, Timeline,
-Resources, Logs and Errors tabs, drawn from run events only (it never touches a backend).
+"""The widget panel: live progress per backend, a Stop button, and the Summary, Running,
+Timeline, Resources, Logs and Errors tabs, drawn from run events only (never a backend).
 
 Widgets change only in the thread that runs the cell (events arrive there), at most every
 :data:`THROTTLE` seconds while a run goes, so a 100,000-task run sends a few updates a second.
 The exceptions: the Stop button's click handler, which may run on a side thread (see
-:mod:`workbench.views.kernel_comms`) and therefore only sets flags; and a joblib call's run
+:mod:`workbench.views.kernel_comms`) and therefore only sets flags; a joblib call's run
 (:mod:`workbench.joblib_bridge`), whose events come from the run's own thread while the
-cell's thread waits inside joblib (ipywidgets sends those changes as well).
+cell's thread waits inside joblib; and the Running tab on ``serial``, drawn from workbench's
+live thread while the task runs in the cell's (ipywidgets sends those changes as well).
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from typing import Any
 import ipywidgets as w
 
 from ..comparison import Comparison
-from ..events import BackendReady, RunFinished, RunStarted, TasksFinished
+from ..events import BackendReady, RunFinished, RunStarted, TasksFinished, TasksRunning
+from ..live import straggler_limit
 from ..records import OK
-from . import kernel_comms
+from . import figures, kernel_comms
 from .format import failed_count, progress_text, summary_html
 from .fragments import MAX_ROWS, errors_html, header_html, link_html, task_html
+from .running import PROMPT, chooser_options, running_html, stragglers_html
 
-__all__ = ["RunPanel", "AutoPanel", "progress_text", "summary_html", "errors_html",
-           "task_html"]
+__all__ = ["RunPanel", "progress_text", "summary_html", "errors_html", "task_html"]
 
 #: Seconds between two redraws of the progress bars while a run goes.
 THROTTLE = 0.25
@@ -33,8 +35,21 @@ DETAILS_EVERY = 2.0
 FIGURES_EVERY = 10.0
 #: Tabs whose matplotlib figures are drawn when shown (drawing costs a second or more, which
 #: must not delay the end of a run, let alone a Stop).
-FIGURE_TABS = (1, 2)
-TABS = ("Summary", "Timeline", "Resources", "Logs", "Errors")
+FIGURE_TABS = (2, 3)
+TABS = ("Summary", "Running", "Timeline", "Resources", "Logs", "Errors")
+LOGS_TAB = 4
+STOP_TIP = "cancel what is queued, stop what runs; finished results are kept"
+
+
+def _force(widget: w.Widget, **values: Any) -> None:
+    """Set traits and send them even if this side's copy already has those values: while a
+    cell runs, what the browser changes (a tab clicked) is heard only after it, so the copy
+    here may be stale, and an unchanged trait is not sent."""
+    same = [name for name, value in values.items() if getattr(widget, name) == value]
+    for name, value in values.items():
+        setattr(widget, name, value)
+    if same:
+        widget.send_state(same)
 
 
 class RunPanel(w.VBox):
@@ -65,11 +80,16 @@ class RunPanel(w.VBox):
                      for b in self.backends}
         self.bar_texts = {b: w.Label("waiting") for b in self.backends}
         self.stop_button = w.Button(description="Stop", icon="stop", button_style="danger",
-                                    tooltip="cancel what is queued, stop what runs; "
-                                            "finished results are kept")
+                                    tooltip=STOP_TIP, disabled=True)
         self.stop_button.on_click(self._on_stop)
         self.links = w.HTML()
         self.summary = w.HTML()
+        self.running = w.HTML("<p>no task is running</p>")
+        self.running_task = w.Dropdown(description="open log", options=[PROMPT])
+        self.running_task.observe(self._on_running_choice, names="value")
+        self._chosen: int | None = None  # a running task chosen under "open log"
+        self._listed: list[int] = []  # the tasks it lists (see chooser_options)
+        self._straggler_limit: tuple[int, float | None] = (-1, None)  # (tasks done, limit)
         self.timeline = w.Output()
         self.resources = w.Output()
         self.log_backend = w.Dropdown(description="backend", options=self.backends)
@@ -85,7 +105,8 @@ class RunPanel(w.VBox):
         self.failed_tasks.observe(self._on_failed_choice, names="value")
         self.rerun_button.on_click(self._on_rerun)
         self.tabs = w.Tab(children=[
-            self.summary, self.timeline, self.resources,
+            self.summary, w.VBox([self.running_task, self.running]), self.timeline,
+            self.resources,
             w.VBox([w.HBox([self.log_backend, self.log_task, self.failed_tasks]),
                     self.log_text]),
             w.VBox([self.rerun_button, self.errors, self.rerun_output]),
@@ -100,24 +121,28 @@ class RunPanel(w.VBox):
             self.tabs,
         ])
         self.header.value = header_html(fn_name, self.backends, n_items, workers)
-        self.stop_button.disabled = True
 
     # ----------------------------------------------------------------- events
     def __call__(self, event: Any) -> None:
         run = event.run
         if isinstance(event, RunStarted):
-            self.current = run
+            self.current, self._listed = run, []
             self.runs[run.backend] = run
             if self.stop_requested:
                 run.cancel()
             self.bar_texts[run.backend].value = "starting…"
             self.stop_button.disabled = False
             kernel_comms.hear_while_busy(self.stop_button)
+            kernel_comms.hear_while_busy(self.running_task, kernel_comms.NOT_HEARD_CHOICE)
         elif isinstance(event, BackendReady):  # rates and redraw intervals count from here
             self._started_at = self._last_details = self._last_figures = time.monotonic()
             if run.dashboard:
                 self.links.value = link_html(run)
             self._draw_progress(run)
+        elif isinstance(event, TasksRunning):  # (also every second: elapsed, ETA tick)
+            self._draw_running(run, event.tasks)
+            if time.monotonic() - self._last_draw >= THROTTLE:
+                self._draw_progress(run)
         elif isinstance(event, TasksFinished):
             now = time.monotonic()
             if now - self._last_draw >= THROTTLE:
@@ -130,9 +155,10 @@ class RunPanel(w.VBox):
             self._draw_progress(run)
             self._draw_results()
             if all(b in self.runs and self.runs[b].state != "running" for b in self.backends):
-                self.stop_button.disabled = True
-            if self.stop_requested:
-                self.stop_button.description = "Stopped"
+                self.stop_button.disabled = True  # and says how it ended, not a red "Stop"
+                self.stop_button.description = "Stopped" if self.stop_requested else run.state
+                self.stop_button.button_style = ""
+                self.stop_button.tooltip = "the run is over; its results are kept"
             if self._shown is not None:  # the text a viewer without widgets reads: the counts
                 self._shown.update(self)
 
@@ -172,7 +198,7 @@ class RunPanel(w.VBox):
             kernel_comms.hear_while_busy(self.stop_button)
 
     def _draw_results(self) -> None:
-        self.summary.value = summary_html(self.comparison())
+        self.summary.value = summary_html(self.comparison()) + stragglers_html(self.runs)
         self._figures_stale = True
         if self.tabs.selected_index in FIGURE_TABS:
             self._draw_figures()
@@ -192,6 +218,33 @@ class RunPanel(w.VBox):
             self.failed_tasks.options = options
         self._show_log()
 
+    def _draw_running(self, run: Any, tasks: tuple) -> None:
+        """The Running tab (the tasks running now, stragglers marked), and the Logs tab if
+        it shows one of them: its output grows there."""
+        done, last = run.done, self._straggler_limit[0]
+        if done != last and (done < 10_000 or done > 1.1 * last):  # (a median of them all)
+            self._straggler_limit = (done, straggler_limit(run))
+        self.running.value = running_html(list(tasks), self._straggler_limit[1])
+        self._listed, options = chooser_options(self._listed, list(tasks))
+        if list(self.running_task.options) != options:
+            self.running_task.options = options
+            kernel_comms.hear_while_busy(self.running_task, kernel_comms.NOT_HEARD_CHOICE)
+        chosen, self._chosen = self._chosen, None
+        if chosen is not None:  # open its log: the Logs tab
+            _force(self.log_backend, value=run.backend)
+            _force(self.log_task, value=chosen)
+            _force(self.tabs, selected_index=LOGS_TAB)
+        if self.log_backend.value == run.backend and any(
+                t.index == self.log_task.value for t in tasks):
+            self._show_log()
+
+    def _on_running_choice(self, change: dict) -> None:
+        """Choosing a running task opens its log. Heard on a side thread while the cell runs
+        (as Stop): it only notes the choice, which the next redraw of the Running tab, on the
+        cell's thread, opens (within a second: it redraws that often while tasks run)."""
+        if change["new"] != PROMPT[1]:
+            self._chosen = change["new"]
+
     def _on_tab(self, change: dict) -> None:
         """Figures are drawn when their tab is shown (between cells: the cell's thread)."""
         running = self.current is not None and self.current.state in ("starting", "running")
@@ -201,28 +254,9 @@ class RunPanel(w.VBox):
     def _draw_figures(self) -> None:
         """Timelines of every run so far (the running one too); resources of finished runs
         (their samples are collected when the run ends)."""
-        from .. import plots
-
         self._last_figures = time.monotonic()
         self._figures_stale = any(r.state in ("starting", "running") for r in self.runs.values())
-        # Replace the outputs as state: ``clear_output()`` would go through ``with out:``.
-        self.timeline.outputs = ()
-        self.resources.outputs = ()
-        for name, run in self.runs.items():
-            if run.state == "starting":
-                continue
-            self.timeline.append_display_data(_png(
-                plots.plot_timeline(run.tasks, title=f"{run.fn_name} on {name}")))
-            if run.state == "running":
-                self.resources.append_stdout(f"{name}: sampled while it runs, drawn at the end\n")
-                continue
-            if not run.resources:  # serial (the kernel itself), a remote cluster, a short run
-                self.resources.append_stdout(f"{name}: no local worker processes sampled\n")
-                continue
-            labels = {t.pid: t.worker for t in run.tasks if t.pid is not None}
-            self.resources.append_display_data(_png(
-                plots.plot_resources(run.resources, labels=labels,
-                                     title=f"{name}: CPU and memory per worker")))
+        figures.draw(self.timeline, self.resources, self.runs)
 
     def _show_log(self) -> None:
         run = self.runs.get(self.log_backend.value)
@@ -256,45 +290,3 @@ class RunPanel(w.VBox):
         bundle = super()._repr_mimebundle_(**kwargs)
         return bundle and {**bundle, "text/plain": repr(self)}
 
-
-class AutoPanel:
-    """``view="auto"`` in a notebook: a panel made and displayed when the first run starts.
-
-    ``backends``: the bars to show, for a comparison (one panel for all its runs); by
-    default the one backend of the run."""
-
-    def __init__(self, backends: list[str] | None = None) -> None:
-        self.backends = list(backends) if backends else None
-        self.panel: RunPanel | None = None
-
-    def __call__(self, event: Any) -> None:
-        if self.panel is None:
-            run = event.run
-            self.panel = RunPanel(run.fn_name, self.backends or [run.backend], len(run),
-                                  run.workers)
-            self.panel.show()
-        self.panel(event)
-
-
-def _png(figure: Any) -> Any:
-    """The figure as a PNG image: a Figure made without pyplot has no notebook formatter."""
-    import io
-
-    from IPython.display import Image
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80)
-    return Image(data=buffer.getvalue(), format="png")
-
-
-def stored_panel(run: Any) -> RunPanel:
-    """The panel of a run that is not going on here (read from its journal), drawn at once:
-    its Stop button is off and says how the run ended."""
-    panel = RunPanel(run.fn_name, [run.backend], len(run), run.workers)
-    panel.current = panel.runs[run.backend] = run
-    panel._draw_progress(run)
-    panel._draw_results()
-    panel.stop_button.disabled = True
-    panel.stop_button.description = run.state
-    panel.stop_button.tooltip = f"read from {run.journal}" if run.journal else "a past run"
-    return panel

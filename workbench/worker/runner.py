@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..contract import ERROR, OK, OK_PLAIN, ChunkReport, RawError, RawRecord
-from . import functions, hooks
+from . import functions, hooks, live
 from .encoding import PLAIN, encode_error, encode_value
 from .nested import guard_nested_processes
 from .task_api import MAX_OUTPUT, TaskContext, TaskTimeout, current, stops_the_run
@@ -37,6 +37,7 @@ class TaskOptions:
     max_output: int = MAX_OUTPUT
     capture_level: int = logging.INFO
     timeout: float | None = None  # seconds per task
+    live: str | None = None  # the run's id, if its running tasks' output is sent live
 
 
 def run_chunk(fn: Callable[..., Any] | tuple[bytes, Any], tasks: Any, items: Any,
@@ -99,6 +100,8 @@ def run_task(fn: Callable[..., Any], index: int, attempt: int, item: Any,
     if _reset_warning_registries is not None:
         _reset_warning_registries()  # each task sees its warnings as a fresh process would
     status, value, error = OK, None, None
+    if options.live is not None:
+        live.begin(ctx, options.live)
     start = time.time()
     try:
         if options.timeout is None:
@@ -113,6 +116,9 @@ def run_task(fn: Callable[..., Any], index: int, attempt: int, item: Any,
             exc = TaskTimeout(f"task {index} ran longer than the timeout of "
                               f"{options.timeout:g} s").with_traceback(exc.__traceback__)
         status, error = ERROR, encode_error(exc, options.encode)
+    finally:
+        if options.live is not None:
+            live.end(ctx)
     end = time.time()
     current.reset(token)
     if status == OK:

@@ -1,0 +1,180 @@
+"""Live view of the tasks running in this process: what each has written since the last look,
+sent to the caller every :data:`INTERVAL` seconds over the backend's own channel.
+
+A running task is registered by :func:`begin` (from :func:`.runner.run_task`, for a run that
+asked for live output) and let go by :func:`end`. One daemon thread per process
+(:func:`start`) looks at them every :data:`INTERVAL` seconds and hands :func:`collect`'s
+message to the backend's ``send``. It reads the task's own output buffer (the
+:class:`.task_api.TaskContext` the capture hooks fill), with a cursor per task: the buffer only
+grows by ``list.append``, so no lock stands between a printing task and this thread. While
+tasks run, each look sends one small message (also the process's CPU and memory, which the
+caller draws for a cluster it cannot measure itself); an idle worker sends nothing.
+
+A chatty task is throttled: at most :data:`RATE` characters a second per task (bursts up to
+:data:`BURST`) go live, the newest ones; what is left out is counted in the message, and the
+task's record still holds all of it (within the output cap).
+
+Messages are plain dicts of str keys, lists, str and numbers: Dask's events need msgpack.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .task_api import TaskContext
+
+#: Seconds between two looks at the running tasks.
+INTERVAL = 0.5
+#: Characters a second of one task's output sent live, and the most sent at once.
+RATE, BURST = 8192, 32768
+
+
+class _Watched:
+    """One running task as the live thread sees it."""
+
+    __slots__ = ("ctx", "run", "started", "t0", "run_at", "piece_at", "tokens", "stamp",
+                 "held_back", "shown")
+
+    def __init__(self, ctx: TaskContext, run: str):
+        self.ctx, self.run = ctx, run
+        self.started, self.t0 = time.time(), time.monotonic()
+        self.run_at = self.piece_at = 0  # the cursor: runs of output, pieces in the last one
+        self.tokens, self.stamp = float(BURST), self.t0
+        self.held_back = 0
+        self.shown = False  # sent at least once (a new task is sent even if silent)
+
+    def new_text(self) -> list[list[str]]:
+        """What the task wrote since the last look, as ``[stream, text]`` runs."""
+        out, i, j = self.ctx.output, self.run_at, self.piece_at
+        runs: list[list[str]] = []
+        while i < len(out):
+            stream, pieces = out[i]
+            n = len(pieces)
+            if j < n:
+                runs.append([stream, "".join(pieces[j:n])])
+            if i == len(out) - 1:
+                j = n
+                break
+            i, j = i + 1, 0
+        self.run_at, self.piece_at = i, j
+        return runs
+
+    def throttle(self, runs: list[list[str]], now: float) -> list[list[str]]:
+        """Keep the newest characters within the task's budget; count the rest."""
+        self.tokens = min(float(BURST), self.tokens + RATE * (now - self.stamp))
+        self.stamp = now
+        size = sum(len(text) for _, text in runs)
+        if size <= self.tokens:
+            self.tokens -= size
+            return runs
+        room, kept = int(self.tokens), []
+        for stream, text in reversed(runs):
+            if room <= 0:
+                break
+            kept.append([stream, text[-room:]])
+            room -= len(kept[-1][1])
+        kept.reverse()
+        sent = sum(len(text) for _, text in kept)
+        self.held_back += size - sent
+        self.tokens -= sent
+        return kept
+
+
+_lock = threading.Lock()
+_watched: dict[int, _Watched] = {}  # id(ctx) -> what is watched
+_ended: list[list[Any]] = []  # [run, index, attempt] of tasks ended since the last look
+_thread: threading.Thread | None = None
+
+
+def begin(ctx: TaskContext, run: str) -> None:
+    """``ctx``'s task (of the run ``run``) starts in this process."""
+    with _lock:
+        _watched[id(ctx)] = _Watched(ctx, run)
+
+
+def end(ctx: TaskContext) -> None:
+    """``ctx``'s task has ended (its record follows on the backend's result path)."""
+    with _lock:
+        watched = _watched.pop(id(ctx), None)
+        if watched is not None and watched.shown:
+            _ended.append([watched.run, ctx.index, ctx.attempt])
+
+
+def collect(worker: str, host: str) -> dict[str, Any] | None:
+    """The message for the caller: the tasks that began or wrote since the last look and
+    those that ended, or ``None`` if nothing changed."""
+    now = time.monotonic()
+    with _lock:
+        watched, ended = list(_watched.values()), _ended[:]
+        _ended.clear()
+    tasks = []
+    for w in watched:
+        runs = w.throttle(w.new_text(), now)
+        if runs or not w.shown:
+            w.shown = True
+            tasks.append([w.run, w.ctx.index, w.ctx.attempt, w.started, now - w.t0, runs,
+                          w.held_back])
+    cpu, rss = _usage()  # (also when idle: the next reading then covers 0.5 s, not the idle time)
+    if not watched and not ended:
+        return None
+    return {"worker": worker, "host": host, "pid": os.getpid(), "tasks": tasks,
+            "ended": ended, "runs": sorted({w.run for w in watched}), "time": time.time(),
+            "cpu": cpu, "rss": rss}
+
+
+_process: Any = None
+_last: tuple[float, float] = (0.0, 0.0)  # (monotonic time, CPU seconds) of the last look
+
+
+def _usage() -> tuple[float | None, int]:
+    """This process's CPU (percent of one core, since the last look; ``None`` at the first
+    look, which only sets the baseline) and memory (RSS). (psutil's ``cpu_percent`` primed
+    and read at once divides by almost no time: 8774 % was seen.)"""
+    global _process, _last
+    try:
+        import psutil
+
+        if _process is None or _process.pid != os.getpid():
+            _process = psutil.Process()
+            _last = (0.0, 0.0)
+        with _process.oneshot():
+            times, rss = _process.cpu_times(), _process.memory_info().rss
+    except Exception:  # noqa: BLE001 - no reading this time
+        return None, 0
+    now, used = time.monotonic(), times.user + times.system
+    was = _last
+    if was[0] and now - was[0] < 0.2:
+        return None, rss  # too soon to say (the baseline stays)
+    _last = (now, used)
+    return (round(100.0 * (used - was[1]) / (now - was[0]), 1) if was[0] else None), rss
+
+
+def start(send: Callable[[dict[str, Any]], None], worker: str, host: str) -> None:
+    """Hand this process's live messages to ``send`` from now on, starting the live thread
+    the first time. A ``send`` that fails drops that message: the records still carry every
+    output."""
+    global _thread, _target
+    with _lock:
+        _target = (send, worker, host)
+        if _thread is None or not _thread.is_alive():
+            _thread = threading.Thread(target=_loop, name="workbench-live", daemon=True)
+            _thread.start()
+
+
+_target: tuple[Callable[[dict[str, Any]], None], str, str] | None = None
+
+
+def _loop() -> None:
+    while True:
+        time.sleep(INTERVAL)
+        send, worker, host = _target  # type: ignore[misc]  # (set before the thread starts)
+        message = collect(worker, host)
+        if message is not None:
+            try:
+                send(message)
+            except Exception:  # noqa: BLE001, S112 - the channel closed or is busy: next time
+                continue
