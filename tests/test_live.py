@@ -189,7 +189,7 @@ def test_a_ray_cluster_joined_by_address_shows_live_output_and_its_workers_resou
     assert [t for _, t in watcher.seen if "tick 1" in t.output], "live output over address"
     assert r.resources_from == cluster_sampler.FROM_RAY
     assert {t.pid for t in r.tasks} <= {s.pid for s in r.resources}
-    assert 50 < max(s.cpu for s in r.resources) <= 110, "a busy worker: about one core"
+    assert 25 < max(s.cpu for s in r.resources) <= 150, "a busy worker: about one core"
     assert min(s.rss for s in r.resources) > 10 * 2**20
     plots.plot_resources(r.resources, labels={t.pid: t.worker for t in r.tasks})
     # without address=, workbench's own node, not the head a bare ray.init() would join

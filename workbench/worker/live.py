@@ -126,31 +126,31 @@ def collect(worker: str, host: str) -> dict[str, Any] | None:
             "cpu": cpu, "rss": rss}
 
 
-_process: Any = None
-_last: tuple[float, float] = (0.0, 0.0)  # (monotonic time, CPU seconds) of the last look
+#: (pid, monotonic time, CPU seconds) of the last look (a forked child starts again)
+_last: tuple[int, float, float] = (0, 0.0, 0.0)
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def _usage() -> tuple[float | None, int]:
     """This process's CPU (percent of one core, since the last look; ``None`` at the first
-    look, which only sets the baseline) and memory (RSS). (psutil's ``cpu_percent`` primed
-    and read at once divides by almost no time: 8774 % was seen.)"""
-    global _process, _last
+    look, which only sets the baseline) and memory (RSS, from ``/proc``; 0 where there is
+    none). The standard library only: worker code needs nothing else (psutil's
+    ``cpu_percent`` primed and read at once also divided by almost no time: 8774 %)."""
+    global _last
+    now, used = time.monotonic(), time.process_time()
     try:
-        import psutil
-
-        if _process is None or _process.pid != os.getpid():
-            _process = psutil.Process()
-            _last = (0.0, 0.0)
-        with _process.oneshot():
-            times, rss = _process.cpu_times(), _process.memory_info().rss
-    except Exception:  # noqa: BLE001 - no reading this time
-        return None, 0
-    now, used = time.monotonic(), times.user + times.system
-    was = _last
-    if was[0] and now - was[0] < 0.2:
+        with open("/proc/self/statm", "rb") as f:
+            rss = int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        rss = 0
+    pid, then, before = _last
+    if pid != os.getpid():
+        _last = (os.getpid(), now, used)
+        return None, rss
+    if now - then < 0.2:
         return None, rss  # too soon to say (the baseline stays)
-    _last = (now, used)
-    return (round(100.0 * (used - was[1]) / (now - was[0]), 1) if was[0] else None), rss
+    _last = (pid, now, used)
+    return round(100.0 * (used - before) / (now - then), 1), rss
 
 
 def start(send: Callable[[dict[str, Any]], None], worker: str, host: str) -> None:
