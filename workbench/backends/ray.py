@@ -17,7 +17,6 @@ import contextlib
 import logging
 import os
 import threading
-import time
 import uuid
 from typing import Any
 
@@ -48,11 +47,6 @@ def _run_chunk(key, blob, tasks, items, options, note, mailbox):  # noqa: ANN001
         return run_chunk((key, blob), tasks, items, options, worker=worker)
     finally:
         _running.clear()
-
-
-def _settle() -> None:
-    """A task that holds its worker a moment: n of them at once need n worker processes."""
-    time.sleep(0.05)
 
 
 #: In a Ray worker: the note (see :func:`_end_this_worker`) of the chunk running now.
@@ -138,12 +132,11 @@ class RayBackend(Backend):
             self._n = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._remote = ray.remote(num_cpus=1, max_retries=0)(_run_chunk)
         if self._owned and self.spec.address is None:
-            # The live mailbox takes a worker process of its own, one of the n that Ray
-            # started: start it now, and the n task workers too, or the first run has one
-            # worker until Ray starts another (a cold run at serial speed was seen).
+            # The live mailbox takes a worker process of its own, one of the n Ray started:
+            # a cold first run then has one task worker until Ray starts another (seconds).
+            # Warming n task workers here fixed that, but left a worker Ray was still
+            # starting when a SIGKILLed kernel's node was reaped (test_kernel): not done.
             self._live.open(ray)
-            settle = ray.remote(num_cpus=1, max_retries=0)(_settle)
-            ray.get([settle.remote() for _ in range(self._n)])
         self._started = True
 
     @property

@@ -19,6 +19,7 @@ Messages are plain dicts of str keys, lists, str and numbers: Dask's events need
 
 from __future__ import annotations
 
+import collections
 import os
 import threading
 import time
@@ -84,33 +85,35 @@ class _Watched:
         return kept
 
 
-_lock = threading.Lock()
+# The task threads only add and remove entries here, each one atomic operation (no lock: a
+# stopped Dask task is interrupted by an asynchronous exception, which must never leave a
+# lock held); the live thread takes its snapshots in single operations too.
+_lock = threading.Lock()  # (start() only)
 _watched: dict[int, _Watched] = {}  # id(ctx) -> what is watched
-_ended: list[list[Any]] = []  # [run, index, attempt] of tasks ended since the last look
+#: [run, index, attempt] of the tasks ended since the last look
+_ended: collections.deque[list[Any]] = collections.deque()
 _thread: threading.Thread | None = None
 
 
 def begin(ctx: TaskContext, run: str) -> None:
     """``ctx``'s task (of the run ``run``) starts in this process."""
-    with _lock:
-        _watched[id(ctx)] = _Watched(ctx, run)
+    _watched[id(ctx)] = _Watched(ctx, run)
 
 
 def end(ctx: TaskContext) -> None:
     """``ctx``'s task has ended (its record follows on the backend's result path)."""
-    with _lock:
-        watched = _watched.pop(id(ctx), None)
-        if watched is not None and watched.shown:
-            _ended.append([watched.run, ctx.index, ctx.attempt])
+    watched = _watched.pop(id(ctx), None)
+    if watched is not None and watched.shown:
+        _ended.append([watched.run, ctx.index, ctx.attempt])
 
 
 def collect(worker: str, host: str) -> dict[str, Any] | None:
     """The message for the caller: the tasks that began or wrote since the last look and
     those that ended, or ``None`` if nothing changed."""
     now = time.monotonic()
-    with _lock:
-        watched, ended = list(_watched.values()), _ended[:]
-        _ended.clear()
+    watched, ended = list(_watched.values()), []
+    while _ended:
+        ended.append(_ended.popleft())
     tasks = []
     for w in watched:
         runs = w.throttle(w.new_text(), now)

@@ -100,10 +100,10 @@ def run_task(fn: Callable[..., Any], index: int, attempt: int, item: Any,
     if _reset_warning_registries is not None:
         _reset_warning_registries()  # each task sees its warnings as a fresh process would
     status, value, error = OK, None, None
-    if options.live is not None:
-        live.begin(ctx, options.live)
     start = time.time()
     try:
+        if options.live is not None:  # (within the try: an interruption still ends it)
+            live.begin(ctx, options.live)
         if options.timeout is None:
             value = fn(*item) if options.star else fn(item)
         else:
