@@ -87,6 +87,7 @@ class RayBackend(Backend):
         self._puts = functions.FunctionCache(PUT_KEEP, PUT_BYTES)  # key -> ObjectRef
         self._marker = uuid.uuid4().hex  # in the environment of every process of our node
         self._keeper: threading.Event | None = None  # ends the thread that started Ray
+        self._standby: Any = None  # the standby reaper of our node, for a SIGKILLed caller
         self._live = ray_live.RayLive()
 
     def preflight(self) -> None:
@@ -128,6 +129,8 @@ class RayBackend(Backend):
                     f"could not start or reach Ray {where}: {type(exc).__name__}: "
                     f"{str(exc).splitlines()[0] if str(exc) else ''} ({hint})") from None
             self._owned = True
+            if self.spec.address is None:  # reaps the node if this process is killed
+                self._standby = ray_node.standby_reaper([], self._marker)
         if self.spec.address is not None or not self._owned:
             self._n = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._remote = ray.remote(num_cpus=1, max_retries=0)(_run_chunk)
@@ -239,8 +242,15 @@ class RayBackend(Backend):
                 self._ray.shutdown()
                 ray_node.reap(started, self._marker)
             finally:
-                reaper.kill()  # we lived to do it ourselves
-                reaper.wait()
+                for standby in (reaper, self._standby):
+                    if standby is not None:
+                        standby.kill()  # we lived to do it ourselves
+                        standby.wait()
+                self._standby = None
+        if self._standby is not None:  # (a node that ended by itself: nothing to reap)
+            self._standby.kill()
+            self._standby.wait()
+            self._standby = None
         if self._keeper is not None:
             self._keeper.set()
             self._keeper = None
