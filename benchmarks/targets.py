@@ -24,6 +24,10 @@ SHARED_GOAL = 1.25
 #: P5: a warm 1-task call / the cold first call, whole calls, in percent; and at most
 #: WARM_MAX seconds (2% of a slow cold start, Ray's, would allow a slow warm call).
 WARM_GOAL, WARM_MAX = 2.0, 0.1
+#: P7: caller memory per quiet record, bytes (the Run, its items and its results).
+MEMORY_GOAL = 200
+#: P11: a million tiny items through workbench / the raw chunked map; P12: seconds per figure.
+MILLION_GOAL, FIGURE_GOAL = 2.0, 1.0
 PER_ITEM = {"process_map": "tqdm process_map", "dask": "Dask client.map", "ray": "Ray f.remote"}
 PER_TASK = {"process_map": ["PPE submit", "PPE map chunked", "tqdm process_map"],
             "dask": ["Dask client.map"], "ray": ["Ray f.remote"]}
@@ -225,12 +229,12 @@ def p7(memory: dict[str, Any]) -> list[Target]:
     for b, m in memory.items():
         why = g.fault_of(m)
         if why:
-            out.append(Target(f"P7 {b}", "caller memory per record", None, "B", "<= 1024 B",
-                              False, why))
+            out.append(Target(f"P7 {b}", "caller memory per record", None, "B",
+                              f"<= {MEMORY_GOAL} B", False, why))
             continue
         out.append(Target(f"P7 {b}", f"caller memory per record ({m['records']:,} quiet tasks)",
-                          m["bytes_per_record"], "B", "<= 1024 B",
-                          g.check(m["bytes_per_record"], lambda v: v <= 1024),
+                          m["bytes_per_record"], "B", f"<= {MEMORY_GOAL} B",
+                          g.check(m["bytes_per_record"], lambda v: v <= MEMORY_GOAL),
                           f"peak {m['peak_bytes_per_record']:.0f} B, RSS "
                           f"{m['rss_bytes_per_record']:.0f} B per record"))
     return out
@@ -297,4 +301,21 @@ def joblib_search(ms: dict[str, Measurement]) -> list[Target]:
             continue
         out.append(Target(f"P9 {backend}", what, ratio, "x", "<= 1.10x",
                           g.check(ratio, lambda v: v <= 1.10)))
+    return out
+
+
+def million(ms: dict[str, Measurement], figures: dict[str, Any]) -> list[Target]:
+    """P11: a million tiny items against the raw chunked map; P12: their figures."""
+    if not ms:
+        return []
+    results = {"million": ms}
+    out = [versus(results, "million", "P11", "wb process_map", "wb process_map",
+                  CHUNKED["process_map"], f"<= {MILLION_GOAL:g}x",
+                  lambda v: v <= MILLION_GOAL)]
+    for name in ("timeline", "resources"):
+        figure = figures.get(name)
+        out.append(Target(f"P12 {name}", f"plot_{name}() of {figures.get('tasks', 0):,} "
+                          "tasks, drawn and rendered to PNG", figure, "s",
+                          f"<= {FIGURE_GOAL:g} s", g.check(figure, lambda v: v <= FIGURE_GOAL),
+                          figures.get("error", "")))
     return out

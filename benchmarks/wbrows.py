@@ -38,9 +38,9 @@ def _caller(backend: str):
     def call(w: Workload) -> tuple[list[Any], dict]:
         run = run_workload(w, backend)
         n = len(w.wb_items if w.wb_items is not None else w.items)
-        if len(run.tasks) != n:
-            raise AssertionError(f"{len(run.tasks)} records for {n} items")
-        return run.results, {"records": len(run.tasks), "run_wall_s": run.wall_time,
+        if run.done != n:
+            raise AssertionError(f"{run.done} records for {n} items")
+        return run.results, {"records": run.done, "run_wall_s": run.wall_time,
                              "startup_s": run.startup_time, "chunks": len(run.chunk_sizes),
                              "ok": run.ok}
     return call

@@ -15,7 +15,7 @@ import pytest
 
 from workbench import worker
 from workbench.contract import ERROR, OK, OK_PLAIN, ChunkReport, RawError, RawRecord
-from workbench.payload import decode_chunk
+from workbench.decode import decode_chunk
 from workbench.worker.functions import FunctionCache
 
 PACKAGE = Path(__file__).resolve().parent.parent / "workbench"

@@ -80,6 +80,25 @@ def test_a_running_tasks_output_is_seen_while_it_runs(backend):
     assert r.task(0).stdout.count("tick") == 15, "the record keeps the whole output"
 
 
+def quiet_then_silent(x):
+    """Item 0 returns at once and writes nothing; item 1 runs a while and writes nothing."""
+    if x:
+        time.sleep(1.5)
+    return x
+
+
+def test_a_silent_task_after_a_quiet_one_in_its_chunk_is_seen_as_itself(backend):
+    """A quiet task's context serves the next task of its chunk: the live view must still
+    tell the two apart (the running one is item 1, since its own start)."""
+    with _Watcher("quiet_then_silent") as watcher:
+        r = run(quiet_then_silent, [0, 1], backend, chunksize=2)
+    assert r.results == [0, 1] and r.chunk_sizes == [2]
+    seen = [task for _, task in watcher.seen]
+    assert seen, "run.running() never showed the running task"
+    assert {task.index for task in seen} == {1}
+    assert all(abs(task.started - r.task(1).start) < 0.05 for task in seen)
+
+
 def test_a_chatty_task_is_throttled_and_says_so_and_its_record_keeps_it_all(backend):
     with _Watcher("chatty") as watcher:
         r = run(chatty, [10_000], backend, chunksize=1)

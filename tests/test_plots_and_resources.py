@@ -7,12 +7,21 @@ import threading
 import time
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 
 import workbench as wb
 from conftest import WORKERS, run
-from workbench.plots import STATUS_COLOURS, plot_resources, plot_timeline
-from workbench.sampler import ResourceSampler
+from workbench.plots import (
+    LINE_POINTS,
+    STATUS_COLOURS,
+    TIME_BINS,
+    plot_resources,
+    plot_timeline,
+    plot_timeline_arrays,
+)
+from workbench.records import TaskRecord
+from workbench.sampler import ResourceSampler, Sample
 
 
 def busy(x):
@@ -108,6 +117,104 @@ def test_resources_plot_has_one_line_per_process_on_both_axes():
     pids = {s.pid for s in r.resources}
     assert len(cpu_ax.lines) == len(mem_ax.lines) == len(pids) == WORKERS
     assert {line.get_label() for line in cpu_ax.lines} == {t.worker for t in r.tasks}
+
+
+def _back_to_back(n, workers):
+    """``n`` tasks of 0.5-1.5 ms, dealt in turn to ``workers`` workers that each run theirs
+    back to back (10 µs apart): start, end, worker label per task."""
+    rng = np.random.default_rng(0)
+    duration = rng.uniform(0.5e-3, 1.5e-3, n)
+    which = np.arange(n) % workers
+    start = np.empty(n)
+    for w in range(workers):
+        mine = which == w
+        start[mine] = 1.7e9 + np.cumsum(duration[mine] + 1e-5) - duration[mine]
+    return start, start + duration, np.array([f"worker-{w}" for w in range(workers)])[which]
+
+
+def _timed_png(draw):
+    """The figure ``draw()`` makes, its PNG at a notebook's dpi, and the seconds both took
+    (printed for the record: no bound is asserted, the machine may be busy)."""
+    began = time.perf_counter()
+    fig = draw()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    print(f"drawn and rendered in {time.perf_counter() - began:.2f} s")
+    assert plt.get_fignums() == [], "plots must not touch pyplot's global state"
+    return fig, buffer
+
+
+def test_timeline_draws_each_of_a_few_tasks_as_its_own_bar_from_arrays_or_records():
+    start, end, worker = _back_to_back(10, 2)
+    status = ["ok"] * 10
+    status[3] = "error"
+    fig, _ = _timed_png(lambda: plot_timeline_arrays(start, end, worker, status))
+    ax = fig.axes[0]
+    assert ax.get_title() == "10 tasks on 2 workers"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["worker-0", "worker-1"]
+    assert ax.yaxis_inverted() and ax.get_xlabel() == "seconds since the first task started"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["ok", "error"]
+    from matplotlib.colors import to_rgba
+
+    for y, row in enumerate(ax.collections):  # a collection per worker, a bar per task
+        mine = np.flatnonzero(worker == f"worker-{y}")
+        boxes = [p.get_extents() for p in row.get_paths()]
+        assert [b.x0 for b in boxes] == pytest.approx(start[mine] - start.min())
+        assert [b.width for b in boxes] == pytest.approx(end[mine] - start[mine])
+        assert {(b.y0, b.y1) for b in boxes} == {(y - 0.35, y + 0.35)}
+        assert [tuple(c) for c in row.get_facecolors()] == [
+            to_rgba(STATUS_COLOURS[status[i]]) for i in mine]
+    records = [TaskRecord(index=i, status=status[i], start=float(start[i]), end=float(end[i]),
+                          worker=str(worker[i])) for i in range(10)]
+    again = plot_timeline(records).axes[0]
+    assert [c.get_paths()[0].vertices.tolist() for c in again.collections] == [
+        c.get_paths()[0].vertices.tolist() for c in ax.collections]
+
+
+def test_timeline_of_a_million_tasks_is_drawn_in_time_bins_and_shows_the_one_error():
+    n = 1_000_000
+    start, end, worker = _back_to_back(n, 2)
+    status = np.full(n, "ok", dtype=object)
+    failed = n // 2 + 1  # in the middle, on worker-1
+    status[failed] = "error"
+    fig, png = _timed_png(lambda: plot_timeline_arrays(start, end, worker, status))
+    ax = fig.axes[0]
+    assert ax.get_title() == f"1,000,000 tasks on 2 workers, drawn in {TIME_BINS:,} time bins"
+    bars = [len(c.get_paths()) for c in ax.collections]
+    assert len(bars) == 2 and sum(bars) <= 2 * TIME_BINS, "bounded by bins, not by tasks"
+    from matplotlib.colors import to_rgba
+
+    red = to_rgba(STATUS_COLOURS["error"])
+    row = [t.get_text() for t in ax.get_yticklabels()].index(worker[failed])
+    assert red in [tuple(c) for c in ax.collections[row].get_facecolors()]
+    assert red not in [tuple(c) for c in ax.collections[1 - row].get_facecolors()]
+    # and it shows in the PNG: red pixels where the failed task ran, on its row
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(io.BytesIO(png.getvalue()), format="png")[..., :3]
+    x, y = ax.transData.transform(((start[failed] + end[failed]) / 2 - start.min(), row))
+    y = pixels.shape[0] - y  # PNG rows count from the top
+    around = pixels[int(y) - 5:int(y) + 5, int(x) - 3:int(x) + 4]
+    assert (np.abs(around - np.array(red[:3])).max(axis=-1) < 0.05).any()
+
+
+def test_resources_of_200000_samples_are_drawn_from_time_bins_keeping_a_spike():
+    pids, ticks = 8, 25_000  # a sample per process every 0.25 s: 1 h 44 min
+    rng = np.random.default_rng(1)
+    cpu = np.clip(rng.normal(60, 15, pids * ticks), 0, 100)
+    spike = pids * ticks // 2 + 3
+    cpu[spike] = 400.0  # a quarter-second spike of one process, in the middle
+    samples = [Sample(1.7e9 + (i // pids) * 0.25, 1000 + i % pids, float(cpu[i]),
+                      (100 + i % pids) * 2**20) for i in range(pids * ticks)]
+    labels = {1000 + p: f"worker-{p}" for p in range(pids)}
+    fig, _ = _timed_png(lambda: plot_resources(samples, labels=labels))
+    cpu_ax, mem_ax = fig.axes
+    assert [line.get_label() for line in cpu_ax.lines] == list(labels.values())
+    assert len(mem_ax.lines) == pids
+    assert all(len(line.get_xdata()) <= LINE_POINTS for line in cpu_ax.lines + mem_ax.lines)
+    band = cpu_ax.collections[spike % pids]  # the spiking process's lowest-highest band
+    assert band.get_paths()[0].vertices[:, 1].max() == 400.0
+    assert mem_ax.lines[3].get_ydata() == pytest.approx(np.full(LINE_POINTS, 103.0))
 
 
 def test_empty_plots_say_so():

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from .checks import prepare
+from .checks import AUTO, prepare
 from .config import NOT_GIVEN
 from .engine import execute
 from .events import Observer
@@ -27,7 +27,9 @@ def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVE
     ----------
     fn : the function; called as ``fn(item)`` (or ``fn(*item)`` with ``star=True``).
     items : any finite iterable: list, range, generator, numpy array, pandas Series, ...
-    backend : ``"serial"`` (default), ``"process_map"``, ``"dask"`` or ``"ray"``.
+    backend : ``"serial"`` (default), ``"process_map"``, ``"dask"``, ``"ray"``, or ``"auto"``:
+        time the first items here, then run the rest where it pays off (``run.reason``
+        says why; see :mod:`workbench.auto`).
     workers : tasks at once; ``None`` means all cores (or the cluster's workers).
     chunksize : items sent together; ``"auto"`` sizes chunks from measured task durations.
     star : call ``fn(*item)``, for items that are argument tuples.
@@ -65,7 +67,13 @@ def run(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVE
 def start(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, Any],
           **resumed: Any) -> Run:
     """Run what :func:`~workbench.checks.prepare` checked, with the view its settings name
-    (``resumed``: what :func:`workbench.resume` passes on to the engine)."""
+    (``resumed``: what :func:`workbench.resume` passes on to the engine); ``backend="auto"``
+    is planned first (:mod:`workbench.auto`)."""
     from .views import make_view
 
-    return execute(fn, items, settings, [make_view(settings["view"])], **resumed)
+    views = [make_view(settings["view"])]
+    if settings["backend"] == AUTO:
+        from . import auto
+
+        return auto.run(fn, items, settings, views, **resumed)
+    return execute(fn, items, settings, views, **resumed)

@@ -19,6 +19,8 @@ from .plan import check_chunksize, check_workers, materialize, whole
 
 #: The backends that can connect to a cluster by ``address=``.
 ADDRESSED = ("dask", "ray")
+#: ``backend="auto"``: not a backend, a plan made before one is taken (:mod:`workbench.auto`).
+AUTO = "auto"
 
 
 def prepare(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_GIVEN,
@@ -57,7 +59,7 @@ def prepare(fn: Callable[..., Any], items: Iterable[Any], *, backend: str = NOT_
     if not isinstance(settings["live"], bool):
         raise InputError(f"live must be True or False, got {settings['live']!r}")
     _check_settings(settings)
-    backends.backend_class(settings["backend"])  # unknown or missing backend: fail before work
+    check_backend(settings["backend"])  # unknown or missing backend: fail before work
     return fn, dict(enumerate(materialize(items))), settings
 
 
@@ -146,5 +148,16 @@ def rerun_settings(previous: dict[str, Any], changes: dict[str, Any]) -> dict[st
     # A rerun is a run of its own: a new journal file, unless one is named for it.
     again["journal"] = journal_setting(changes.get("journal", bool(again.get("journal"))))
     _check_settings(again)
-    backends.backend_class(again["backend"])
+    check_backend(again["backend"])
     return again
+
+
+def check_backend(name: Any) -> None:
+    """A backend that is installed, or ``"auto"``; an unknown name lists them all."""
+    if name == AUTO:
+        return
+    try:
+        backends.backend_class(name)
+    except InputError as exc:
+        raise InputError(f"{exc}, or {AUTO!r} (workbench times the first items and picks "
+                         "one)") from None

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import backends as _backends
 from .api import start
-from .checks import ADDRESSED, prepare
+from .checks import ADDRESSED, check_backend, prepare
 from .comparison import SHORT_TASK, Comparison, Row, same_results
 from .engine import last_run
 from .errors import BackendError, InputError
@@ -27,7 +27,8 @@ def compare(fn: Callable[..., Any], items: Iterable[Any],
     """Run ``fn`` over ``items`` on each backend in turn and compare them with serial.
 
     ``backends`` defaults to every installed backend. ``serial`` runs first (it is added if
-    missing): it is the reference for speed-up and for the results check. Other keyword
+    missing): it is the reference for speed-up and for the results check. ``"auto"`` may be
+    one of them: its row is labelled ``auto`` and its run says what it chose and why. Other keyword
     arguments are those of :func:`workbench.run`.
 
     Examples
@@ -42,7 +43,7 @@ def compare(fn: Callable[..., Any], items: Iterable[Any],
     if not names:
         raise InputError("backends is empty: name at least one, e.g. ['serial', 'process_map']")
     for name in names:
-        _backends.backend_class(name)  # an unknown or missing backend fails before any run
+        check_backend(name)  # an unknown or missing backend fails before any run
     if len(set(names)) != len(names):
         raise InputError(f"backends lists a name twice: {names}")
     ordered = ["serial"] + [n for n in names if n != "serial"]

@@ -169,15 +169,15 @@ class Comparison:
         them costs more than running them (with the chunk sizes that were chosen)."""
         hints = []
         for name, r in self.runs.items():
-            if r.state == "failed" and not r.tasks:
+            if r.state == "failed" and not r.done:
                 hints.append(f"{name}: its backend could not be started or reached, so none "
                              f"of its tasks ran (the warning says why).")
             if name == self.reference or not r.chunk_sizes:
                 continue
-            durations = [t.duration for t in r.tasks if t.duration is not None]
-            if not durations:
+            durations = r.durations()
+            if not len(durations):
                 continue
-            mean = sum(durations) / len(durations)
+            mean = float(durations.mean())
             ref = self.runs.get(self.reference) if self.reference else None
             if ref is None or r.wall_time <= 0 or not r.workers:
                 continue

@@ -39,7 +39,7 @@ class RawRecord(NamedTuple):
     """One task, as a worker sends it back.
 
     On the wire a record is the plain tuple of these fields, in this order (workers build it
-    as such, :func:`workbench.payload.decode_chunk` unpacks it as such): a named tuple pickles
+    as such, :func:`workbench.decode.decode_chunk` unpacks it as such): a named tuple pickles
     as a class reference plus a Python-level constructor call per record, six times slower
     to pickle and unpickle, which on tiny tasks would cost more than the task. A ``RawRecord``
     is still a valid record (``tests/test_contract_wire.py`` checks both ends against these
@@ -57,14 +57,37 @@ class RawRecord(NamedTuple):
     attempt: int
 
 
+class QuietColumns(NamedTuple):
+    """The quiet records of a chunk report, as columns: tasks that returned a value and wrote
+    nothing (no output, log record or warning) need only numbers, and a million of them must
+    not cost a million tuples at either end. Position ``k`` of every column is one task.
+
+    ``boxed`` lists the positions whose value is not a plain builtin: from a worker process
+    those values travel pickled on their own (bytes, as :attr:`RawRecord.value` with status
+    ``OK``); in the caller's own process they are the objects."""
+
+    indices: Any  # array.array("q")
+    attempts: Any  # array.array("q")
+    starts: Any  # array.array("d"): time.time() on the worker around the call
+    ends: Any  # array.array("d")
+    values: list[Any]
+    boxed: list[int]
+
+
 class ChunkReport(NamedTuple):
     """Records of one chunk (all of them, or the ones finished since the last report), and
-    where they ran."""
+    where they ran: the quiet ones as columns (``quiet``), the others one by one."""
 
     worker: str
     pid: int
     host: str
     records: list[RawRecord]  # as plain tuples (see RawRecord)
+    quiet: QuietColumns | None = None
+
+
+def report_size(report: ChunkReport) -> int:
+    """How many records a report holds, quiet ones included."""
+    return len(report.records) + (0 if report.quiet is None else len(report.quiet.values))
 
 
 # --------------------------------------------------------------------------- from backends

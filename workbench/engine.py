@@ -32,17 +32,18 @@ def last_run() -> Run | None:
 
 def execute(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, Any],
             observers: Sequence[Observer] = (), prior: Run | None = None,
-            all_items: dict[int, Any] | None = None, feed: Any = None) -> Run:
+            all_items: dict[int, Any] | None = None, feed: Any = None,
+            reason: str | None = None, probed: Run | None = None) -> Run:
     """Run ``fn`` over ``items`` (index -> item) with checked ``settings`` (see
     :func:`workbench.checks.prepare`); ``observers`` and the settings' own receive the
     events, after the journal's writer (:mod:`workbench.journal`).
 
     A resumed run (:func:`workbench.resume`) passes the run it continues as ``prior`` and
-    every item as ``all_items``: the new Run starts with ``prior``'s records and runs only
-    ``items``.
-
+    every item as ``all_items``: it starts with ``prior``'s records and runs only ``items``.
     A run that ``feed`` feeds (a joblib call, :mod:`workbench.joblib_bridge`) starts with no
-    items and takes them from the feed until it is closed; each final record goes back to it."""
+    items and takes them from the feed until it is closed; each final record goes back to it.
+    A run ``backend="auto"`` planned (:mod:`workbench.auto`) passes the run of the items it
+    probed (``probed``, see :func:`_take_probed`) and why it chose this backend (``reason``)."""
     global _last_run
     name = settings["backend"]
     cls = backends.backend_class(name)
@@ -52,9 +53,12 @@ def execute(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, A
     result = Run(RunSpec(fn, items if all_items is None else all_items, settings),
                  function_name(fn), name, settings["workers"], settings["seed"],
                  settings["chunksize"])
+    result.reason = reason
     if prior is not None:
         result.adopt(prior)
     journal = begin(result, fn, settings, encoded.files)  # a file in use: an error here
+    if probed is not None:  # (after begin: their time is this session's, not an earlier one's)
+        _take_probed(result, probed, journal)
     _last_run = result
     notify = _Notifier([o for o in (journal, *observers, *settings["observers"]) if o])
     notify(RunStarted(result))
@@ -86,6 +90,17 @@ def execute(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, A
             journal.watch(sampler)
         loop.go(sampler)
     return result
+
+
+def _take_probed(run: Run, probed: Run, journal: Any) -> None:
+    """The records of the items ``backend="auto"`` probed join ``run`` (and its journal), and
+    the time they took its wall time."""
+    run.history.extend(probed.history)
+    tasks = probed.tasks
+    run.collect_many(tasks)
+    run.wall_time = run.wall_before = run.wall_before + probed.wall_time
+    if journal is not None:
+        journal.records([*probed.history, *tasks])
 
 
 def _sampler(backend: backends.Backend, live: Any, run: Run) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,12 +30,12 @@ STRAGGLER_FACTOR, STRAGGLER_BASE = 3.0, 5
 
 def straggler_limit(run: Any) -> float | None:
     """Seconds past which a task of ``run`` is a straggler (``None``: too few finished)."""
-    import statistics
+    import numpy as np
 
-    durations = [t.duration for t in run.tasks if t.status == "ok" and t.duration is not None]
+    durations = run._records.ok_durations()
     if len(durations) < STRAGGLER_BASE:
         return None
-    return STRAGGLER_FACTOR * statistics.median(durations)
+    return STRAGGLER_FACTOR * float(np.median(durations))
 
 
 @dataclass(frozen=True)
@@ -131,12 +131,13 @@ class LiveTasks:
                                     message["rss"]))
         self.tell()
 
-    def finished(self, keys: Iterable[tuple[int, int]]) -> None:
-        """These tasks have records: they are not running any more."""
+    def finished(self) -> None:
+        """Records came: the tasks they belong to are not running any more (a look at the
+        few running ones, not at each record: a batch may hold a million)."""
         with self._lock:
-            for key in keys:
-                if self._tasks.pop(key, None) is not None:
-                    self._changed = True
+            for key in [k for k in self._tasks if self._has_record(*k)]:
+                del self._tasks[key]
+                self._changed = True
 
     def usage(self) -> list[tuple[float, int, float, int]]:
         """The workers' own CPU and memory readings since the last call: ``(time, pid, cpu,
@@ -185,8 +186,8 @@ def attach(run: Any, backend: Any, settings: dict[str, Any],
     from .events import TasksRunning
 
     def has_record(index: int, attempt: int) -> bool:
-        record = run._records.get(index)
-        return record is not None and record.attempt >= attempt
+        got = run._records.attempt_of(index)
+        return got is not None and got >= attempt
 
     live = LiveTasks(uuid.uuid4().hex[:12], has_record,
                      lambda tasks: notify(TasksRunning(run, tuple(tasks))))

@@ -4,20 +4,23 @@ what a lost chunk means, retry, and stop cleanly. It runs in the caller's thread
 from __future__ import annotations
 
 import itertools
+import operator
 import time
 from collections.abc import Callable
 from typing import Any
 
 from . import live
 from .backends import Backend, Chunk
+from .batch import Batch, as_batch
 from .contract import Loss, Outcome
+from .decode import decode_chunk
 from .errors import Interrupted
 from .events import RunFinished, TasksFinished
-from .payload import Encoded, decode_chunk, encode_items, unpicklable_item_record
+from .payload import Encoded, encode_items, unpicklable_item_record
 from .plan import Planner
-from .records import CANCELLED, ERROR, LOST, TaskError, TaskRecord
+from .records import ERROR, LOST, TaskRecord
 from .sigint import SigintGuard
-from .unreported import suspected, unrecorded
+from .unreported import never_started, suspected, unrecorded
 from .worker import TaskOptions
 
 #: Longest the loop waits for news before checking for a cancel request.
@@ -34,6 +37,7 @@ NOT_RETRIED = ("UnpicklableItem",)
 _chunk_ids = itertools.count()
 
 Task = tuple[int, int]  # (index, attempt)
+_first = operator.itemgetter(0)
 
 
 class Loop:
@@ -56,12 +60,11 @@ class Loop:
         self.options = TaskOptions(star=settings["star"], seed=settings["seed"],
                                    encode=not backend.local, timeout=settings.get("timeout"),
                                    live=None if self.live is None else self.live.run_id)
-        self.planner = Planner(((i, 1) for i in items), backend.workers,
-                               settings["chunksize"], backend.chunk_target,
-                               backend.chunk_floor)
+        self.planner = Planner((), backend.workers, settings["chunksize"],
+                               backend.chunk_target, backend.chunk_floor, fresh=list(items))
         self.in_flight: dict[int, tuple[list[Task], float]] = {}
-        # chunk id -> (index, attempt) of the records a streaming chunk has sent so far
-        self.reported: dict[int, set[Task]] = {}
+        # chunk id -> how many records a streaming chunk has sent so far
+        self.reported: dict[int, int] = {}
         self.reported_count = 0
         self.isolated: set[Task] = set()  # re-sent alone to find who killed a worker
         self.alone_in_flight: set[int] = set()
@@ -139,7 +142,7 @@ class Loop:
                 break
             alone = self.planner.isolating
             tasks = self.planner.next_chunk()
-            items = [self.items[i] for i, _ in tasks]
+            items = list(map(self.items.__getitem__, map(_first, tasks)))
             if not self.backend.local:
                 items, tasks = self._encode(items, tasks)
                 if not tasks:
@@ -170,21 +173,22 @@ class Loop:
 
     # ----------------------------------------------------------------- what comes back
     def _handle(self, outcomes: list[Outcome]) -> None:
-        finished: list[TaskRecord] = []
+        finished = Batch()
         for outcome in outcomes:
             entry = self.in_flight.get(outcome.chunk_id)
             if entry is not None:
-                finished += self._take(outcome, *entry)
+                finished.extend(self._take(outcome, *entry))
         self._count_running()
         self._finish(finished)
         if self.journal is not None:
             self.journal.push()
 
-    def _take(self, outcome: Outcome, tasks: list[Task], submitted: float) -> list[TaskRecord]:
+    def _take(self, outcome: Outcome, tasks: list[Task], submitted: float) -> Batch:
         """The records of one chunk's outcome; when the chunk is over, also those of its
         tasks that never reported."""
-        chunk_id, records = outcome.chunk_id, []
-        if outcome.report is not None and outcome.report.records:
+        chunk_id, records = outcome.chunk_id, Batch()
+        report = outcome.report
+        if report is not None and (report.records or report.quiet is not None):
             received, encoded = time.time(), not self.backend.local
             records, timed, busy = decode_chunk(outcome.report, submitted, received, encoded,
                                                 self.files)
@@ -192,24 +196,24 @@ class Loop:
             if self.journal is not None:  # what the wire carried, kept as it came
                 self.journal.report(chunk_id, outcome.report, submitted, received, encoded,
                                     outcome.wire)
-        earlier = self.reported.get(chunk_id)  # records of this chunk that came before
+        earlier = self.reported.get(chunk_id, 0)  # records of this chunk that came before
         if not outcome.done:
             if records:
-                if earlier is None:
-                    earlier = self.reported[chunk_id] = set()
-                earlier.update([(r.index, r.attempt) for r in records])
+                self.reported[chunk_id] = earlier + len(records)
                 self.reported_count += len(records)
             return records
         del self.in_flight[chunk_id]
         self.alone_in_flight.discard(chunk_id)
-        if earlier is not None:
+        if earlier:
             del self.reported[chunk_id]
-            self.reported_count -= len(earlier)
-        if earlier is None and len(records) == len(tasks):
-            return records  # the usual case: every record at once
-        got = (earlier or set()) | {(r.index, r.attempt) for r in records}
-        missing = [t for t in tasks if t not in got]
-        return records + self._unreported(missing, len(tasks), outcome.loss, submitted)
+            self.reported_count -= earlier
+        if earlier + len(records) == len(tasks):
+            return records  # the usual case: every record came
+        # (the records that came before are the run's already, with their attempts)
+        got, attempt_of = records.keys(), self.run._records.attempt_of
+        missing = [t for t in tasks if t not in got and attempt_of(t[0]) != t[1]]
+        records.extend(self._unreported(missing, len(tasks), outcome.loss, submitted))
+        return records
 
     def _unreported(self, missing: list[Task], size: int, loss: Loss | None,
                     submitted: float) -> list[TaskRecord]:
@@ -244,19 +248,21 @@ class Loop:
             self.journal.records(records)
         return records
 
-    def _record(self, records: list[TaskRecord]) -> None:
+    def _record(self, records: Batch | list[TaskRecord]) -> None:
         """Keep records and tell the observers (no retries decided here)."""
-        self.run.collect_many(records)
+        batch = as_batch(records)
+        self.run.collect_many(batch)
         if self.live is not None:
-            self.live.finished((r.index, r.attempt) for r in records)
-        self.notify(TasksFinished(self.run, tuple(records)))
+            self.live.finished()
+        self.notify(TasksFinished(self.run, batch))
 
-    def _finish(self, records: list[TaskRecord]) -> None:
+    def _finish(self, records: Batch | list[TaskRecord]) -> None:
         if not records:
             return
+        records = as_batch(records)
         again: set[int] = set()
         if self.retries and not self._stopping and not self.run.cancel_requested:
-            for record in records:
+            for record in records.loud:  # (a quiet record is ok: never retried)
                 if (record.status in (ERROR, LOST) and record.attempt <= self.retries
                         and record.error is not None
                         and record.error.type not in NOT_RETRIED):
@@ -272,11 +278,7 @@ class Loop:
         self._stopping = True
         self._take_fed()  # what arrived meanwhile is cancelled with the rest, on record
         now = time.time()
-        self._finish(self._made([
-            TaskRecord(index=i, status=CANCELLED, attempt=a, submitted=None, received=now,
-                       error=TaskError("Cancelled", "the run was stopped before this task "
-                                       "started", ""))
-            for i, a in self.planner.drain()]))
+        self._finish(self._made(never_started(self.planner.drain(), now)))
         if not self.in_flight:
             return
         self.backend.cancel(list(self.in_flight))
@@ -286,8 +288,9 @@ class Loop:
                 self._handle(self.backend.poll(POLL_INTERVAL))
             except KeyboardInterrupt:
                 break  # a second Ctrl-C: stop waiting
-        leftovers = [t for chunk_id, (tasks, _) in self.in_flight.items() for t in tasks
-                     if t not in self.reported.get(chunk_id, ())]
+        attempt_of = self.run._records.attempt_of
+        leftovers = [t for tasks, _ in self.in_flight.values() for t in tasks
+                     if attempt_of(t[0]) != t[1]]
         self.reported.clear()
         self.reported_count = 0
         self.in_flight.clear()

@@ -42,7 +42,8 @@ class ParallelMagics(Magics):
                               help="the items: an expression in the notebook namespace, "
                                    "e.g. shop_ids or range(100) (quote it if it has spaces)")
     @magic_arguments.argument("--backend", default="serial", metavar="NAME",
-                              help="serial, process_map, dask, ray; 'all' or a comma list "
+                              help="serial, process_map, dask, ray, or auto (time the "
+                                   "first items, then pick); 'all' or a comma list "
                                    "compares several (default: serial)")
     @magic_arguments.argument("--workers", type=int, default=None,
                               help="tasks at once (default: all cores)")

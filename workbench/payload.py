@@ -1,5 +1,6 @@
-"""What crosses the wire: the function and items going out (cloudpickle, so notebook functions,
-lambdas and closures work under every start method), raw records coming back."""
+"""What crosses the wire going out: the function and items (cloudpickle, so notebook functions,
+lambdas and closures work under every start method); what comes back is read by
+:mod:`workbench.decode`."""
 
 from __future__ import annotations
 
@@ -11,10 +12,8 @@ import zlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .contract import OK_PLAIN, ChunkReport, RawError
 from .errors import InputError
-from .records import ERROR, OK, LogEntry, TaskError, TaskRecord, WarningEntry, make_record
-from .tracebacks import localize
+from .records import ERROR, TaskError, TaskRecord
 
 
 def function_name(fn: Callable[..., Any]) -> str:
@@ -211,51 +210,3 @@ def unpicklable_item_record(index: int, attempt: int, item: Any, reason: str) ->
                "pass plain data (numbers, strings, paths, arrays) or use backend='serial'")
     return TaskRecord(index=index, status=ERROR, attempt=attempt, submitted=now, received=now,
                       error=TaskError("UnpicklableItem", message, ""))
-
-
-def decode_chunk(report: ChunkReport, submitted: float, received: float, encoded: bool,
-                 files: dict[str, str] | None = None) -> tuple[list[TaskRecord], int, float]:
-    """Turn the raw records of one chunk's report into :class:`TaskRecord` objects; also
-    return how many of them have a duration and the sum of those durations (what the planner
-    observes). Tracebacks are shown against the caller's sources (``files``: see
-    :func:`encode_function` and :mod:`workbench.tracebacks`)."""
-    worker, pid, host = sys.intern(report.worker), report.pid, sys.intern(report.host)
-    loads = pickle.loads
-    records = []
-    append = records.append
-    timed, busy = 0, 0.0
-    # RawRecord's fields, unpacked (records travel as plain tuples: see RawRecord)
-    for index, status, value, err, output, logs, warns, start, end, attempt in report.records:
-        error = None
-        if err is None:
-            if status == OK_PLAIN:  # a plain value that travelled unpickled
-                status = OK
-            elif status == OK and encoded:
-                try:
-                    value = loads(value)
-                except Exception as exc:  # noqa: BLE001 - that task's error, not the run's
-                    status, value = ERROR, None
-                    error = TaskError(
-                        "UnpicklableResult", f"the result of task {index} could not be "
-                        f"loaded in the caller: {type(exc).__name__}: {exc}", "")
-        else:
-            error = _decode_error(err, encoded, files)
-        if start is not None and end is not None:
-            timed += 1
-            busy += end - start
-        append(make_record(
-            index, status, value, error, output,
-            tuple([LogEntry(*entry) for entry in logs]) if logs else (),
-            tuple([WarningEntry(*entry) for entry in warns]) if warns else (),
-            start, end, submitted, received, worker, pid, host, attempt))
-    return records, timed, busy
-
-
-def _decode_error(err: RawError, encoded: bool, files: dict[str, str] | None) -> TaskError:
-    exc_obj = err.exception
-    if encoded and exc_obj is not None:
-        try:
-            exc_obj = pickle.loads(exc_obj)
-        except Exception:  # noqa: BLE001 - the traceback text still tells
-            exc_obj = None
-    return TaskError(err.type, err.message, localize(err.traceback, files or {}), exc_obj)

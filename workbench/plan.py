@@ -102,7 +102,13 @@ class Planner:
     """
 
     def __init__(self, tasks: Iterable[tuple[int, int]], workers: int, chunksize: int | str,
-                 target: float = 0.1, floor: float = 0.0):
+                 target: float = 0.1, floor: float = 0.0, fresh: list[int] | None = None):
+        # What is queued, in order: tasks sent again (first), the first attempts of
+        # ``fresh``'s indices (a list and a cursor: a million items are no million tuples
+        # until they are sent), then ``tasks`` and the tasks queued again.
+        self._front: deque[tuple[int, int]] = deque()
+        self._fresh: list[int] = fresh or []
+        self._next = 0
         self._queue: deque[tuple[int, int]] = deque(tasks)
         self._alone: deque[tuple[int, int]] = deque()  # tasks to send one per chunk
         self._formed: deque[list[tuple[int, int]]] = deque()  # chunks made by the caller
@@ -115,7 +121,10 @@ class Planner:
         self._busy = 0.0
 
     def __len__(self) -> int:
-        return len(self._queue) + len(self._alone) + self._formed_tasks
+        return self._queued() + len(self._alone) + self._formed_tasks
+
+    def _queued(self) -> int:
+        return len(self._front) + len(self._fresh) - self._next + len(self._queue)
 
     @property
     def isolating(self) -> bool:
@@ -141,7 +150,7 @@ class Planner:
         if alone:
             self._alone.extend(tasks)
         else:
-            self._queue.extendleft(reversed(tasks))
+            self._front.extendleft(reversed(tasks))
 
     def add_chunk(self, tasks: list[tuple[int, int]]) -> None:
         """Send these tasks together as one chunk, after what is queued (a joblib batch:
@@ -157,23 +166,36 @@ class Planner:
             return 1
         per_item = max(self._busy / self._observed, 1e-7)
         by_time = int(self._target / per_item)
-        fair_share = math.ceil(len(self._queue) / (2 * self._workers))
+        fair_share = math.ceil(self._queued() / (2 * self._workers))
         floor = int(self._floor / (per_item + PER_ITEM_OVERHEAD)) if self._floor else 0
         return max(1, min(by_time, max(fair_share, floor)))
 
     def next_chunk(self) -> list[tuple[int, int]]:
         if self._alone:
             return [self._alone.popleft()]
-        if self._formed and not self._queue:
+        if self._formed and not self._queued():
             tasks = self._formed.popleft()
             self._formed_tasks -= len(tasks)
             return tasks
-        size = min(self.size(), len(self._queue))
-        return [self._queue.popleft() for _ in range(size)]
+        size = min(self.size(), self._queued())
+        front = self._front
+        chunk = [front.popleft() for _ in range(min(size, len(front)))]
+        if len(chunk) < size and self._next < len(self._fresh):
+            start = self._next
+            self._next = min(start + size - len(chunk), len(self._fresh))
+            chunk += zip(self._fresh[start:self._next], itertools.repeat(1))
+            if self._next == len(self._fresh):
+                self._fresh, self._next = [], 0
+        queue = self._queue
+        chunk += [queue.popleft() for _ in range(min(size - len(chunk), len(queue)))]
+        return chunk
 
     def drain(self) -> list[tuple[int, int]]:
-        rest = [*self._alone, *self._queue, *(t for chunk in self._formed for t in chunk)]
+        rest = [*self._alone, *self._front, *zip(self._fresh[self._next:], itertools.repeat(1)),
+                *self._queue, *(t for chunk in self._formed for t in chunk)]
         self._alone.clear()
+        self._front.clear()
+        self._fresh, self._next = [], 0
         self._queue.clear()
         self._formed.clear()
         self._formed_tasks = 0

@@ -206,5 +206,5 @@ class Logs:
         return (r.text for r in self._run.tasks)
 
     def __repr__(self) -> str:
-        chatty = sum(1 for r in self._run.tasks if r.output)
+        chatty = sum(1 for r in self._run._records.loud.values() if r.output)
         return f"<Logs of {len(self)} tasks, {chatty} with output; run.logs[i] for task i>"

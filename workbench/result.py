@@ -1,18 +1,18 @@
-"""``Run``: every task's record, in input order, and the numbers derived from them.
-
-Nothing here is stored twice: wall time, serial time and speed-up are computed from the
-records and two clock readings, so every number a view shows can be recomputed from the Run.
-"""
+"""``Run``: every task's record, in input order (kept by :mod:`workbench.store`), and the
+numbers derived from them. Nothing here is stored twice: wall time, serial time and speed-up
+come from the records and two clock readings, so every number a view shows can be recomputed
+from the Run."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .batch import Batch, as_batch
 from .errors import TaskErrors
-from .records import CANCELLED, ERROR, LOST, OK, STATUSES, Failed, Logs, TaskRecord
+from .records import CANCELLED, ERROR, LOST, OK, Logs, TaskRecord
 from .views.format import counts_text, task_errors_text
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ class Run:
         ``resources_from`` where they come from (this machine, a Dask scheduler, Ray workers).
     chunk_sizes : the size of each chunk sent, in order (shows what ``chunksize="auto"`` chose).
     cluster : whose cluster ran the tasks, in words, when workbench did not start it.
+    reason : why ``backend="auto"`` chose this backend, in one line (``None`` otherwise).
     journal, id : the run's journal file and its name (see :func:`workbench.runs`), or ``None``.
     """
 
@@ -65,6 +66,7 @@ class Run:
         self.started_at: float | None = None  # time.time() of the first submission
         self.dashboard: str | None = None
         self.cluster: str | None = None
+        self.reason: str | None = None  # why backend="auto" chose this backend
         self.history: list[TaskRecord] = []
         self.chunk_sizes: list[int] = []
         self.in_flight = 0  # tasks handed to the backend and not finished yet
@@ -74,28 +76,22 @@ class Run:
         self.journal: Any = None  # pathlib.Path of the run's journal file
         self.id: str | None = None
         self.wall_before = 0.0  # a resumed run: the wall time of the sessions before this one
-        self._records: dict[int, TaskRecord] = {}
-        self._counts = dict.fromkeys(STATUSES, 0)
+        from .store import Store  # (numpy: imported with the first run, not with workbench)
+
+        self._records = Store(self.indices)
         self._cancel = threading.Event()
         self.logs = Logs(self)
 
     # ----------------------------------------------------------------- filled by the engine
-    def collect_many(self, records: list[TaskRecord]) -> None:
+    def collect_many(self, records: Batch | Iterable[TaskRecord]) -> None:
         """Keep each record, in order; one that replaces an earlier attempt of its task moves
         that attempt to :attr:`history`."""
-        known, counts = self._records, self._counts
-        for record in records:
-            index = record.index
-            old = known.get(index)
-            if old is not None:
-                counts[old.status] -= 1
-                self.history.append(old)
-            known[index] = record
-            counts[record.status] += 1
+        self.history += self._records.add(as_batch(records))
 
     def add_items(self, indices: list[int]) -> None:
         """Items that joined while the run goes (a joblib call's, kept in ``spec.items``)."""
         self.indices.extend(indices)
+        self._records.grow(indices)
 
     def adopt(self, earlier: Run) -> None:
         """Start from ``earlier``'s records, history, wall time and samples (a resume)."""
@@ -119,8 +115,14 @@ class Run:
     def __setstate__(self, state: dict[str, Any]) -> None:
         if isinstance(state.get("running"), int):  # pickled before running() was a method
             state["in_flight"] = state.pop("running")
+        if isinstance(state.get("_records"), dict):  # pickled before records had columns
+            from .store import Store
+
+            state["_records"] = Store.of(state["indices"], state.pop("_records").values())
+            state.pop("_counts", None)
         state.setdefault("live", None)
         state.setdefault("resources_from", None)
+        state.setdefault("reason", None)
         self.__dict__.update(state)
         self._cancel = threading.Event()
         self.logs = Logs(self)
@@ -140,8 +142,7 @@ class Run:
         from .live import straggler_limit
 
         limit = straggler_limit(self)
-        return [] if limit is None else [
-            t.index for t in self.tasks if t.duration is not None and t.duration > limit]
+        return [] if limit is None else self._records.slower_than(limit)
 
     # ----------------------------------------------------------------- control
     def cancel(self) -> None:
@@ -159,41 +160,42 @@ class Run:
 
     def task(self, index: int) -> TaskRecord:
         """The record of the item at input position ``index``."""
-        try:
-            return self._records[index]
-        except KeyError:
-            if index not in self.spec.items:
-                raise KeyError(f"this run has no task {index}") from None
-            raise KeyError(f"task {index} has not finished yet") from None
+        record = self._records.get(index)
+        if record is None:
+            raise KeyError(f"this run has no task {index}" if index not in self.spec.items
+                           else f"task {index} has not finished yet")
+        return record
 
     @property
     def tasks(self) -> list[TaskRecord]:
-        """One record per finished task, in input order."""
-        return [self._records[i] for i in self.indices if i in self._records]
+        """One record per finished task, in input order (each quiet one made as it is asked
+        for: on a million tasks, prefer :attr:`results`, :attr:`errors` or
+        :meth:`to_pandas`)."""
+        return [r for r in map(self._records.get, self.indices) if r is not None]
 
     @property
     def results(self) -> list[Any]:
         """Return values in input order; a task that failed holds a :class:`Failed`."""
-        out = []
-        for i in self.indices:
-            r = self._records.get(i)
-            if r is None:
-                out.append(Failed(i, "pending", None))
-            elif r.status == OK:
-                out.append(r.value)
-            else:
-                out.append(Failed(i, r.status, r.error))
-        return out
+        return self._records.results(self.indices)
 
     @property
     def errors(self) -> list[TaskRecord]:
         """Records of the tasks that failed (``error`` or ``lost``), in input order."""
-        return [r for r in self.tasks if r.status in (ERROR, LOST)]
+        return self._records.loud_in_order((ERROR, LOST))
+
+    def not_ok(self) -> list[TaskRecord]:
+        """Records of the finished tasks that did not return a value (``error``, ``lost``,
+        ``cancelled``), in input order."""
+        return self._records.loud_in_order((ERROR, LOST, CANCELLED))
+
+    def durations(self) -> Any:
+        """Seconds each finished task ran: a numpy array, in no particular order."""
+        return self._records.durations()
 
     @property
     def counts(self) -> dict[str, int]:
         """Tasks per status, plus ``pending`` (not finished yet)."""
-        return {**self._counts, "pending": len(self) - len(self._records)}
+        return {**self._records.counts, "pending": len(self) - len(self._records)}
 
     @property
     def done(self) -> int:
@@ -202,13 +204,13 @@ class Run:
     @property
     def ok(self) -> bool:
         """Every task finished with a value."""
-        return self._counts[OK] == len(self)
+        return self._records.counts[OK] == len(self)
 
     # ----------------------------------------------------------------- derived timings
     @property
     def serial_time(self) -> float:
         """Sum of the task durations: about what a serial loop would have taken."""
-        return sum(r.duration or 0.0 for r in self._records.values())
+        return float(self._records.durations().sum())
 
     @property
     def speedup(self) -> float | None:
@@ -227,7 +229,7 @@ class Run:
         (failed, lost, cancelled or never finished; a few tracebacks in full); do nothing
         only when every task returned one. A stopped run never passes for a clean one."""
         errors = self.errors
-        unfinished = [r for r in self.tasks if r.status == CANCELLED]
+        unfinished = self._records.loud_in_order((CANCELLED,))
         pending = len(self) - len(self._records)
         if not errors and not unfinished and not pending:
             return
@@ -242,8 +244,9 @@ class Run:
         from .checks import rerun_settings
 
         again = rerun_settings(self.spec.settings, settings)
+        store = self._records
         failed = {i: self.spec.items[i] for i in self.indices
-                  if self._records.get(i) is None or self._records[i].status != OK}
+                  if i not in store or (i in store.loud and store.loud[i].status != OK)}
         if "view" not in settings and not isinstance(again.get("view"), str):
             again["view"] = "auto"  # a panel belongs to its own run: the rerun gets its own
         return start(self.spec.fn, failed, again)
@@ -260,18 +263,25 @@ class Run:
         return save(self, path)
 
     # ----------------------------------------------------------------- plots
-    def plot_timeline(self) -> Any:
-        """A matplotlib Figure: one bar per task on a row per worker, coloured by status."""
-        from .plots import plot_timeline
+    def timeline(self) -> tuple[Any, Any, Any, Any]:
+        """``(start, end, worker, status)`` of every finished task as numpy arrays (worker
+        times; NaN: it never ran), what the timeline draws, without an object per task."""
+        return self._records.timeline()
 
-        return plot_timeline(self.tasks, title=f"{self.fn_name} on {self.backend}")
+    def worker_labels(self) -> dict[int, str]:
+        """Worker name of each worker process (pid) that ran a task."""
+        return self._records.worker_labels()
+
+    def plot_timeline(self) -> Any:
+        """A matplotlib Figure: one bar per task on a row per worker, coloured by status
+        (aggregated in time bins when there are more bars than pixels)."""
+        from .plots import plot_timeline_arrays
+        return plot_timeline_arrays(*self.timeline(), title=f"{self.fn_name} on {self.backend}")
 
     def plot_resources(self) -> Any:
         """A matplotlib Figure: CPU % and memory of each local worker process over time."""
         from .plots import plot_resources
-
-        labels = {t.pid: t.worker for t in self.tasks if t.pid is not None}
-        return plot_resources(self.resources, labels=labels,
+        return plot_resources(self.resources, labels=self.worker_labels(),
                               title=f"{self.fn_name} on {self.backend}")
 
     # ----------------------------------------------------------------- display

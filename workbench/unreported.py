@@ -13,6 +13,13 @@ from .records import CANCELLED, ERROR, LOST, TaskError, TaskRecord
 Task = tuple[int, int]  # (index, attempt)
 
 
+def never_started(tasks: list[Task], now: float) -> list[TaskRecord]:
+    """Records of the tasks still queued when the run was stopped."""
+    error = TaskError("Cancelled", "the run was stopped before this task started", "")
+    return [TaskRecord(index=i, status=CANCELLED, attempt=a, submitted=None, received=now,
+                       error=error) for i, a in tasks]
+
+
 def suspected(tasks: list[Task], loss: Loss, submitted: float) -> list[TaskRecord]:
     """Records of the tasks of a lost chunk that are run again alone."""
     now = time.time()

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from itertools import islice
 from typing import Any
 
-from ..contract import ChunkReport, Outcome
+from ..contract import ChunkReport, Outcome, report_size
 from ..worker import HOST, live, run_chunk
 from .base import Backend, Chunk
 
@@ -61,19 +61,25 @@ class SerialBackend(Backend):
         chunk = self._queue[0]
         position = self._positions.get(chunk.id, 0)
         deadline = time.monotonic() + timeout
-        ran = [0]
+        ran = [0]  # tasks reported in this poll
 
         def keep(report: ChunkReport) -> None:
-            ran[0] += len(report.records)
+            ran[0] += report_size(report)
             self._positions[chunk.id] = position + ran[0]
             self._reported.append(Outcome(chunk.id, report, done=False))
 
-        def enough() -> bool:
-            return ran[0] > 0 and time.monotonic() > deadline
+        first = [True]
 
-        run_chunk(self._functions[chunk.key], islice(chunk.tasks, position, None),
-                  islice(chunk.items, position, None), chunk.options, "main", emit=keep,
-                  stop=enough, flush_every=0)
+        def enough() -> bool:  # (at least one task per poll)
+            if first[0]:
+                first[0] = False
+                return False
+            return time.monotonic() > deadline
+
+        # (a Ctrl-C in a task: run_chunk emits the records finished before it as it leaves)
+        keep(run_chunk(self._functions[chunk.key], islice(chunk.tasks, position, None),
+                       islice(chunk.items, position, None), chunk.options, "main", emit=keep,
+                       stop=enough))
         if self._positions.get(chunk.id, position) == len(chunk.tasks):
             self._queue.popleft()
             del self._positions[chunk.id]

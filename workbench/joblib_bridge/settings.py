@@ -22,7 +22,7 @@ def check_settings(on: Any, workers: Any,
                    settings: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
     """``(run settings, workers)``: the settings as :func:`workbench.checks.prepare` checks
     them, journal off; ``workers`` as given (``None``: the backend decides)."""
-    from ..checks import prepare
+    from ..checks import AUTO, prepare
     from ..plan import check_workers
     from .calls import JoblibCall
 
@@ -37,5 +37,9 @@ def check_settings(on: Any, workers: Any,
         raise InputError(f"the joblib backend got an unknown setting: {exc}; it takes on=, "
                          "workers=, address=, timeout=, retries=, seed=, backend_options=, "
                          "view=, observers= and live=") from None
+    if checked["backend"] == AUTO:
+        raise InputError("the joblib backend cannot take on='auto': joblib hands over its "
+                         "calls as it goes, so none can be timed before a backend is taken; "
+                         "name one, e.g. on='process_map'")
     checked["chunksize"] = 1  # joblib's batches are the chunks; a retried call goes alone
     return checked, check_workers(workers)

@@ -78,7 +78,8 @@ def begin(run: Any, fn: Callable[..., Any], settings: dict[str, Any],
         (lambda: {}) if append else (lambda: _meta(run, fn, settings, files, created)),
         (lambda: []) if append else (lambda: _blobs(fn, items, settings)),
         max_value(), files,
-        sampled_until=max((s.time for s in run.resources), default=0.0))  # a resume's
+        sampled_until=max((s.time for s in run.resources), default=0.0),  # a resume's
+        wall_before=run.wall_before)
     if not append and target is True:  # old runs go, off the run's thread
         threading.Thread(target=writer_prune, args=(path,), daemon=True,
                          name="workbench-journal-prune").start()
@@ -121,6 +122,7 @@ def _meta(run: Any, fn: Callable[..., Any], settings: dict[str, Any],
         "fn_hash": code.code_hash(fn), "n_items": len(run),
         "created": created or time.time(), "workbench": __version__,
         "python": sys.version.split()[0], "files": files or {},
+        "reason": getattr(run, "reason", None),
         "settings": {k: v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)
                      for k, v in settings.items() if k not in NOT_KEPT},
     }

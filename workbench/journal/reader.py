@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..decode import decode_chunk
 from ..errors import JournalError
-from ..payload import decode_chunk
 from ..result import Run, RunSpec
 from ..sampler import Sample
 from . import schema
@@ -88,6 +88,7 @@ def _read(db: sqlite3.Connection, path: Path) -> StoredRun:
     run = StoredRun(spec, meta["fn_name"], last.get("backend") or saved.get("backend", "?"),
                     last.get("workers"), saved.get("seed", 0), saved.get("chunksize", "auto"))
     run.journal, run.id, run.sessions, run.meta = path, path.stem, sessions, meta
+    run.reason = meta.get("reason")
     files = meta.get("files") or {}
     for records in _in_order(db, files):
         run.collect_many(records)
@@ -104,8 +105,8 @@ def _in_order(db: sqlite3.Connection, files: dict[str, str]) -> Iterator[list[An
     own = db.execute(f"SELECT seq, {READ_COLUMNS} FROM records ORDER BY seq")
     for _, *row in heapq.merge(chunks, own, key=lambda row: row[0]):
         if len(row) == 1:
-            yield [record for submitted, received, encoded, report in unpack(row[0])
-                   for record in decode_chunk(report, submitted, received, encoded, files)[0]]
+            for submitted, received, encoded, report in unpack(row[0]):
+                yield decode_chunk(report, submitted, received, encoded, files)[0]
         else:
             yield [from_row(row)]
 

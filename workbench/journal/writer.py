@@ -56,7 +56,7 @@ class JournalWriter:
 
     def __init__(self, path: Path, opened: tuple[sqlite3.Connection, int, int] | None,
                  meta: Any, blobs: Any, max_value: int, files: dict[str, str] | None = None,
-                 sampled_until: float = 0.0):
+                 sampled_until: float = 0.0, wall_before: float = 0.0):
         self.path, self.max_value, self.files = path, max_value, files or {}
         self.failed: str | None = None
         self.ending = False  # the run's end is queued: what is left to write is bounded
@@ -68,6 +68,7 @@ class JournalWriter:
         self._run: Any = None
         self._sampler: Any = None
         self._sampled_until = sampled_until  # samples up to here are written (a resume's)
+        self._wall_before = wall_before  # the wall time of the sessions before this one
         self._queue.put(("start", (meta, blobs)))
         active[path] = self
         self._thread = threading.Thread(target=self._work, daemon=True,
@@ -86,14 +87,17 @@ class JournalWriter:
         other are kept together (``serial`` reports task by task)."""
         pending = self._pending
         if wire is not None:
-            pending.append([chunk_id, submitted, received, encoded, None, wire])
+            pending.append([chunk_id, submitted, received, encoded, None, wire, []])
         elif pending and pending[-1][0] == chunk_id and pending[-1][4] is not None:
             last = pending[-1]
             last[2] = received
             last[5].extend(report.records)
+            if report.quiet is not None:
+                last[6].append(report.quiet)
         else:
             pending.append([chunk_id, submitted, received, encoded, tuple(report[:3]),
-                            list(report.records)])
+                            list(report.records),
+                            [] if report.quiet is None else [report.quiet]])
 
     def records(self, records: list[Any]) -> None:
         """Records the caller made (cancelled, lost, timed out, unpicklable item)."""
@@ -122,12 +126,13 @@ class JournalWriter:
     def finish(self, run: Any, wait: bool = False, whole: bool = False) -> None:
         """Queue the run's end; the thread writes it and stops. ``wait``: until written (a
         reopen in this process waits anyway, see :func:`settle`). The session's wall time is
-        this session's own (a resumed run's earlier ones are in their rows), or ``whole``."""
+        this session's own (a resumed run's earlier ones are in their rows; what it began
+        with, such as ``backend="auto"``'s probed items, is its own), or ``whole``."""
         self._run = run
         self.push()
         if self._thread.is_alive() and not self.ending:
             self.ending = True
-            wall = run.wall_time - (0.0 if whole else run.wall_before)
+            wall = run.wall_time - (0.0 if whole else self._wall_before)
             self._queue.put(("sql", [(
                 "UPDATE sessions SET ended=?, state=?, wall_time=?, startup_time=?, "
                 "backend=?, workers=? WHERE session=?",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .format import shown_name
 from .panel import RunPanel
 
 
@@ -21,7 +22,7 @@ class AutoPanel:
     def __call__(self, event: Any) -> None:
         if self.panel is None:
             run = event.run
-            self.panel = RunPanel(run.fn_name, self.backends or [run.backend], len(run),
+            self.panel = RunPanel(run.fn_name, self.backends or [shown_name(run)], len(run),
                                   run.workers)
             self.panel.show()
         self.panel(event)
@@ -30,8 +31,10 @@ class AutoPanel:
 def stored_panel(run: Any) -> RunPanel:
     """The panel of a run that is not going on here (read from its journal), drawn at once:
     its Stop button is off and says how the run ended."""
-    panel = RunPanel(run.fn_name, [run.backend], len(run), run.workers)
-    panel.current = panel.runs[run.backend] = run
+    panel = RunPanel(run.fn_name, [shown_name(run)], len(run), run.workers)
+    panel.current = panel.runs[shown_name(run)] = run
+    panel.reason = run.reason
+    panel.header.value = panel._header()
     panel._draw_progress(run)
     panel._draw_results()
     panel.stop_button.disabled = True

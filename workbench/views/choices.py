@@ -26,7 +26,7 @@ def parse_chunksize(text: str, option: str = "chunksize") -> int | str:
 
 def parse_backends(spec: str, option: str = "backend") -> list[str]:
     """``"all"`` (every installed backend) or a comma list of known, installed, distinct
-    backend names."""
+    backend names (``auto`` among them: workbench picks, see :mod:`workbench.auto`)."""
     if spec.strip() == ALL:
         return _backends.installed()
     names = [n.strip() for n in spec.split(",") if n.strip()]
@@ -35,18 +35,22 @@ def parse_backends(spec: str, option: str = "backend") -> list[str]:
                          f"{', '.join(_backends.NAMES)}, or '{ALL}'")
     if len(set(names)) != len(names):
         raise InputError(f"{option} lists a backend twice: {spec}")
+    from ..checks import check_backend
+
     for name in names:
         try:
-            _backends.backend_class(name)
+            check_backend(name)
         except (InputError, BackendNotInstalled) as exc:
             raise InputError(f"{option}: {exc}") from None
     return names
 
 
 def offered_backends(names: Sequence[str] | None = None) -> list[str]:
-    """The backends to choose from: ``names`` as a list, or every installed backend when
-    none are named."""
-    return list(names) if names else _backends.installed()
+    """The backends to choose from: ``names`` as a list, or every installed backend and
+    ``auto`` when none are named."""
+    from ..checks import AUTO
+
+    return list(names) if names else [*_backends.installed(), AUTO]
 
 
 def shown_backends(names: Sequence[str], comparing: bool) -> list[str]:

@@ -106,7 +106,8 @@ class Panel(w.VBox):
         runs: dict[str, Any] = {}
         for n, result in enumerate(self.runs, 1):
             for run in (result.runs.values() if isinstance(result, Comparison) else [result]):
-                runs[f"#{n} {run.backend} ×{run.workers}, chunks {run.chunksize}"] = run
+                chosen = " (auto)" if run.reason else ""
+                runs[f"#{n} {run.backend}{chosen} ×{run.workers}, chunks {run.chunksize}"] = run
         serial = [label for label, run in runs.items() if run.backend == "serial"]
         return Comparison(runs, serial[-1] if serial else None)
 

@@ -42,6 +42,12 @@ def duration(seconds: float) -> str:
             else f"{minutes // 60} h {minutes % 60:02d} min")
 
 
+def shown_name(run: Any) -> str:
+    """The name a panel files a run under: ``auto`` for a run whose backend
+    ``backend="auto"`` chose (it has a ``reason``), else its backend."""
+    return "auto" if getattr(run, "reason", None) else run.backend
+
+
 # --------------------------------------------------------------------- counts
 def ranges_text(indices: list[int]) -> str:
     """``[1, 2, 3, 7]`` as ``"tasks 1-3, 7"``."""

@@ -12,12 +12,15 @@ from .format import TABLE_STYLE
 MAX_ROWS = 200
 
 
-def header_html(fn_name: str, backends: list[str], n_items: int, workers: int | None) -> str:
-    """The panel's first line: function, backends, workers and items."""
+def header_html(fn_name: str, backends: list[str], n_items: int, workers: int | None,
+                reason: str | None = None) -> str:
+    """The panel's first line: function, backends, workers and items; below it, what
+    ``backend="auto"`` chose and why (``reason``)."""
+    why = f"<br><i>auto: {html.escape(reason)}</i>" if reason else ""
     return (f"<b>{html.escape(fn_name)}</b> &middot; backend{'s' if len(backends) > 1 else ''}"
             f": {html.escape(', '.join(backends))} &middot; workers: "
             f"{'1' if backends == ['serial'] else workers or 'all cores'} &middot; "
-            f"items: {n_items}")
+            f"items: {n_items}{why}")
 
 
 def link_html(run: Any) -> str:

@@ -20,9 +20,8 @@ import ipywidgets as w
 from ..comparison import Comparison
 from ..events import BackendReady, RunFinished, RunStarted, TasksFinished, TasksRunning
 from ..live import straggler_limit
-from ..records import OK
 from . import figures, kernel_comms
-from .format import failed_count, progress_text, summary_html
+from .format import failed_count, progress_text, shown_name, summary_html
 from .fragments import MAX_ROWS, errors_html, header_html, link_html, task_html
 from .running import PROMPT, chooser_options, running_html, stragglers_html
 
@@ -72,7 +71,6 @@ class RunPanel(w.VBox):
         self._last_draw = self._started_at = 0.0
         self._last_details = self._last_figures = time.monotonic()
         self._shown: Any = None  # the DisplayHandle of show()
-
         self.header = w.HTML()
         self.bars = {b: w.IntProgress(value=0, min=0, max=max(n_items, 1), description=b,
                                       bar_style="info", layout=w.Layout(width="45%"),
@@ -120,17 +118,21 @@ class RunPanel(w.VBox):
             w.HBox([self.stop_button, self.links]),
             self.tabs,
         ])
-        self.header.value = header_html(fn_name, self.backends, n_items, workers)
+        self.reason: str | None = None
+        self.header.value = self._header()
 
     # ----------------------------------------------------------------- events
     def __call__(self, event: Any) -> None:
         run = event.run
         if isinstance(event, RunStarted):
             self.current, self._listed = run, []
-            self.runs[run.backend] = run
+            self.runs[shown_name(run)] = run
             if self.stop_requested:
                 run.cancel()
-            self.bar_texts[run.backend].value = "starting…"
+            if run.reason:  # backend="auto": what it chose, and why
+                self.reason = run.reason
+                self.header.value = self._header()
+            self.bar_texts[shown_name(run)].value = "starting…"
             self.stop_button.disabled = False
             kernel_comms.hear_while_busy(self.stop_button)
             kernel_comms.hear_while_busy(self.running_task, kernel_comms.NOT_HEARD_CHOICE)
@@ -162,6 +164,10 @@ class RunPanel(w.VBox):
             if self._shown is not None:  # the text a viewer without widgets reads: the counts
                 self._shown.update(self)
 
+    def _header(self) -> str:
+        return header_html(self.fn_name, self.backends, self.n_items, self.workers,
+                           self.reason)
+
     def show(self) -> None:
         """Display the panel as the cell's output, redrawn when a run ends: its text (what a
         viewer without widgets shows, what a saved notebook keeps) then gives the counts."""
@@ -178,11 +184,11 @@ class RunPanel(w.VBox):
     # ----------------------------------------------------------------- drawing
     def _draw_progress(self, run: Any) -> None:
         self._last_draw = time.monotonic()
-        bar, counts = self.bars[run.backend], run.counts
+        name = shown_name(run)
+        bar, counts = self.bars[name], run.counts
         if len(run) > self.n_items:  # a joblib call's run: its tasks arrive as it goes
             self.n_items = len(run)
-            self.header.value = header_html(self.fn_name, self.backends, self.n_items,
-                                            self.workers)
+            self.header.value = self._header()
             self.log_task.max = self.n_items - 1
         failed = failed_count(counts)
         bar.max = max(len(run), 1)
@@ -190,9 +196,10 @@ class RunPanel(w.VBox):
         bar.bar_style = ("danger" if failed and not counts["ok"] else "warning"
                          if failed or counts["cancelled"] else
                          "success" if run.state == "finished" else "info")
-        bar.description = run.backend
-        self.bar_texts[run.backend].value = progress_text(run, time.monotonic()
-                                                          - self._started_at)
+        bar.description = name
+        chosen = "" if name == run.backend else f"{run.backend} · "  # what auto chose
+        self.bar_texts[name].value = chosen + progress_text(run, time.monotonic()
+                                                            - self._started_at)
         if self.stop_requested and run.state == "running":
             self.stop_button.description = "Stopping…"
             kernel_comms.hear_while_busy(self.stop_button)
@@ -202,7 +209,7 @@ class RunPanel(w.VBox):
         self._figures_stale = True
         if self.tabs.selected_index in FIGURE_TABS:
             self._draw_figures()
-        self.log_backend.value = self.current.backend
+        self.log_backend.value = shown_name(self.current)
         self._draw_details()
         self.rerun_button.disabled = not any(r.errors for r in self.runs.values())
 
@@ -212,7 +219,7 @@ class RunPanel(w.VBox):
         self.errors.value = "".join(errors_html(r) for r in self.runs.values())
         run = self.runs.get(self.log_backend.value) or self.current
         failed = [(f"task {r.index} · {r.status}", r.index)
-                  for r in run.tasks if r.status != OK][:MAX_ROWS]
+                  for r in run.not_ok()[:MAX_ROWS]]
         options = [("—", None)] + failed
         if list(self.failed_tasks.options) != options:
             self.failed_tasks.options = options
@@ -231,10 +238,10 @@ class RunPanel(w.VBox):
             kernel_comms.hear_while_busy(self.running_task, kernel_comms.NOT_HEARD_CHOICE)
         chosen, self._chosen = self._chosen, None
         if chosen is not None:  # open its log: the Logs tab
-            _force(self.log_backend, value=run.backend)
+            _force(self.log_backend, value=shown_name(run))
             _force(self.log_task, value=chosen)
             _force(self.tabs, selected_index=LOGS_TAB)
-        if self.log_backend.value == run.backend and any(
+        if self.log_backend.value == shown_name(run) and any(
                 t.index == self.log_task.value for t in tasks):
             self._show_log()
 
@@ -268,7 +275,7 @@ class RunPanel(w.VBox):
 
     def _on_rerun(self, _button: Any) -> None:
         run = self.runs.get(self.log_backend.value) or self.current
-        failed = [r.index for r in run.tasks if r.status != OK]
+        failed = [r.index for r in run.not_ok()]
         panel = RunPanel(run.fn_name, [run.backend], len(failed), run.workers)
         self.rerun_output.outputs = ()
         self.rerun_output.append_display_data(panel)

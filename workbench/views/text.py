@@ -30,6 +30,8 @@ class TextView:
             from tqdm.auto import tqdm
 
             run = event.run
+            if run.reason:  # backend="auto": what it chose, and why, once
+                print(f"{run.fn_name}: auto: {run.reason}", file=self._file or sys.stderr)
             self._bar = tqdm(total=len(run), unit="task", file=self._file or sys.stderr,
                              desc=f"{run.fn_name} [{run.backend}: starting]", leave=True)
         elif isinstance(event, BackendReady) and self._bar is not None:

@@ -1,10 +1,10 @@
 """Live view of the tasks running in this process: what each has written since the last look,
 sent to the caller every :data:`INTERVAL` seconds over the backend's own channel.
 
-A running task is registered by :func:`begin` (from :func:`.runner.run_task`, for a run that
-asked for live output) and let go by :func:`end`. One daemon thread per process
-(:func:`start`) looks at them every :data:`INTERVAL` seconds and hands :func:`collect`'s
-message to the backend's ``send``. It reads the task's own output buffer (the
+A task context is registered by :func:`watch` (from :mod:`.runner`, for a run that asked for
+live output) and let go by :func:`unwatch`; its task runs while ``ctx.running``. One daemon
+thread per process (:func:`start`) looks at them every :data:`INTERVAL` seconds and hands
+:func:`collect`'s message to the backend's ``send``. It reads the task's own output buffer (the
 :class:`.task_api.TaskContext` the capture hooks fill), with a cursor per task: the buffer only
 grows by ``list.append``, so no lock stands between a printing task and this thread. While
 tasks run, each look sends one small message (also the process's CPU and memory, which the
@@ -19,7 +19,6 @@ Messages are plain dicts of str keys, lists, str and numbers: Dask's events need
 
 from __future__ import annotations
 
-import collections
 import os
 import threading
 import time
@@ -37,12 +36,13 @@ RATE, BURST = 8192, 32768
 class _Watched:
     """One running task as the live thread sees it."""
 
-    __slots__ = ("ctx", "run", "started", "t0", "run_at", "piece_at", "tokens", "stamp",
-                 "held_back", "shown")
+    __slots__ = ("ctx", "run", "index", "attempt", "started", "t0", "run_at", "piece_at",
+                 "tokens", "stamp", "held_back", "shown")
 
-    def __init__(self, ctx: TaskContext, run: str):
-        self.ctx, self.run = ctx, run
-        self.started, self.t0 = time.time(), time.monotonic()
+    def __init__(self, ctx: TaskContext, run: str, index: int, attempt: int, started: float,
+                 t0: float):
+        self.ctx, self.run, self.index, self.attempt = ctx, run, index, attempt
+        self.started, self.t0 = started, t0  # time.time(), and the same on time.monotonic()
         self.run_at = self.piece_at = 0  # the cursor: runs of output, pieces in the last one
         self.tokens, self.stamp = float(BURST), self.t0
         self.held_back = 0
@@ -87,39 +87,53 @@ class _Watched:
 
 # The task threads only add and remove entries here, each one atomic operation (no lock: a
 # stopped Dask task is interrupted by an asynchronous exception, which must never leave a
-# lock held); the live thread takes its snapshots in single operations too.
+# lock held), once per task context, not per task: a context that stayed empty serves the
+# next task of its chunk, which only sets its ``index``, ``attempt``, ``started`` and
+# ``running`` (a million tiny tasks pay nothing more). The live thread takes its snapshot in
+# single operations and keeps its own bookkeeping of the tasks it has seen.
 _lock = threading.Lock()  # (start() only)
-_watched: dict[int, _Watched] = {}  # id(ctx) -> what is watched
-#: [run, index, attempt] of the tasks ended since the last look
-_ended: collections.deque[list[Any]] = collections.deque()
+_watching: dict[int, tuple[TaskContext, str]] = {}  # id(ctx) -> (ctx, run)
+_seen: dict[int, _Watched] = {}  # the live thread's: id(ctx) -> the task it saw there
 _thread: threading.Thread | None = None
 
 
-def begin(ctx: TaskContext, run: str) -> None:
-    """``ctx``'s task (of the run ``run``) starts in this process."""
-    _watched[id(ctx)] = _Watched(ctx, run)
+def watch(ctx: TaskContext, run: str) -> None:
+    """The tasks of the run ``run`` that use ``ctx`` are watched while ``ctx.running``."""
+    _watching[id(ctx)] = (ctx, run)
 
 
-def end(ctx: TaskContext) -> None:
-    """``ctx``'s task has ended (its record follows on the backend's result path)."""
-    watched = _watched.pop(id(ctx), None)
-    if watched is not None and watched.shown:
-        _ended.append([watched.run, ctx.index, ctx.attempt])
+def unwatch(ctx: TaskContext) -> None:
+    """``ctx`` serves no more task."""
+    _watching.pop(id(ctx), None)
 
 
 def collect(worker: str, host: str) -> dict[str, Any] | None:
     """The message for the caller: the tasks that began or wrote since the last look and
     those that ended, or ``None`` if nothing changed."""
-    now = time.monotonic()
-    watched, ended = list(_watched.values()), []
-    while _ended:
-        ended.append(_ended.popleft())
+    now, wall = time.monotonic(), time.time()
+    running = {}
+    for ctx, run in list(_watching.values()):  # (one operation: tasks may change it meanwhile)
+        started, index, attempt = ctx.started, ctx.index, ctx.attempt
+        if ctx.running:
+            running[id(ctx)] = (ctx, run, started, index, attempt)
+    ended = []
+    for key, w in list(_seen.items()):  # (a ctx in _seen is alive: its id cannot be reused)
+        entry = running.get(key)
+        if entry is None or entry[0] is not w.ctx or entry[2] != w.started:
+            del _seen[key]
+            if w.shown:
+                ended.append([w.run, w.index, w.attempt])
+    for key, (ctx, run, started, index, attempt) in running.items():
+        if key not in _seen:
+            _seen[key] = _Watched(ctx, run, index, attempt, started,
+                                  now - max(wall - started, 0.0))
+    watched = list(_seen.values())
     tasks = []
     for w in watched:
         runs = w.throttle(w.new_text(), now)
         if runs or not w.shown:
             w.shown = True
-            tasks.append([w.run, w.ctx.index, w.ctx.attempt, w.started, now - w.t0, runs,
+            tasks.append([w.run, w.index, w.attempt, w.started, now - w.t0, runs,
                           w.held_back])
     cpu, rss = _usage()  # (also when idle: the next reading then covers 0.5 s, not the idle time)
     if not watched and not ended:

@@ -45,12 +45,15 @@ class TaskContext:
     """What the code of one running task can ask about itself (see :func:`current_task`)."""
 
     __slots__ = ("index", "attempt", "seed", "output", "logs", "warnings", "_size", "_limit",
-                 "_dropped")
+                 "_dropped", "started", "running")
 
     def __init__(self, index: int, attempt: int, seed: int, limit: int):
         self.index = index
         self.attempt = attempt
         self.seed = seed
+        # when its task began (time.time()) and whether it runs now: what the live thread
+        # (.live) reads; a context that stayed empty serves the next task of its chunk
+        self.started, self.running = 0.0, False
         # what it wrote: runs of one stream, each a list of pieces joined once at the end
         # (adding to one string would copy it on every write: quadratic in the output)
         self.output: list[tuple[str, list[str]]] = []
@@ -76,6 +79,8 @@ class TaskContext:
             out.append((stream, [text]))
 
     def finish_output(self) -> tuple[tuple[str, str], ...]:
+        if not self.output and not self._dropped:
+            return ()
         if self._dropped:
             self.output.append((STDERR, [f"\n[workbench: output truncated, {self._dropped} "
                                            f"more characters dropped (limit {self._limit})]\n"]))
