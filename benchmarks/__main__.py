@@ -65,6 +65,10 @@ raw row that did is named in the note and never used as a baseline.
   with ``chunksize = N // 8``) on the same warm pool (``benchmarks/million.py``).
 * P12 the timeline and the resources figure of that run are drawn and rendered to PNG in at
   most 1 s each.
+* P13 ``backend="auto"`` (a ``wb auto`` row on every workload) within 15% of the best
+  workbench backend of the same run, and within 10% of ``wb serial`` on tiny. Every row is
+  warm here, as the backends auto weighs are (it never starts a cluster), so start-up is
+  in neither side; auto's own probing is.
 * P9 a scikit-learn ``GridSearchCV`` of 50 fits through workbench's joblib backend is
   within 10% of joblib's own default (loky) on ``process_map``, and of Dask's and Ray's own
   joblib backends on ``dask`` and ``ray``, with ``n_jobs=2`` (``benchmarks/joblib_search.py``).
@@ -245,7 +249,8 @@ def run_section(name: str, args: argparse.Namespace, r: raw.Raw,
     if name in workloads or name == "shared":
         w = workloads[name] if name in workloads else shared_workload(args.mode)
         out.titles[name] = w.title
-        variants = r.variants(args.backends, w) + wbrows.variants(["serial", *args.backends], w)
+        variants = r.variants(args.backends, w) + wbrows.variants(
+            ["serial", *args.backends, "auto"], w)
         out.results[name] = measure(w, variants, args.repeats, log=log)
     elif name == "overhead" and "process_map" in args.backends:
         out.over = measure(workloads["pi"], overhead.variants(), args.repeats, log=log,

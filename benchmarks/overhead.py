@@ -37,7 +37,7 @@ def _extra(run: Any) -> dict[str, Any]:
 
 
 def _bare(w: Workload) -> tuple[list[Any], dict]:
-    with mock.patch.object(workbench.engine, "_sampler", lambda backend: None):
+    with mock.patch.object(workbench.engine, "_sampler", lambda *args: None):
         run = run_workload(w, BACKEND)
     return run.results, _extra(run)
 

@@ -26,6 +26,8 @@ SHARED_GOAL = 1.25
 WARM_GOAL, WARM_MAX = 2.0, 0.1
 #: P7: caller memory per quiet record, bytes (the Run, its items and its results).
 MEMORY_GOAL = 200
+#: P13: backend="auto" / the best workbench backend on each workload, and / wb serial on tiny.
+AUTO_GOAL, AUTO_TINY_GOAL = 1.15, 1.10
 #: P11: a million tiny items through workbench / the raw chunked map; P12: seconds per figure.
 MILLION_GOAL, FIGURE_GOAL = 2.0, 1.0
 PER_ITEM = {"process_map": "tqdm process_map", "dask": "Dask client.map", "ray": "Ray f.remote"}
@@ -52,7 +54,8 @@ def compute(results: Results, startup: dict[str, Any], memory: dict[str, Any],
             overhead: dict[str, Measurement], backends: list[str]) -> list[Target]:
     parallel = [b for b in ("process_map", "dask", "ray") if b in backends]
     return [*p1(results, parallel), *p2(results, parallel), *p3(results, parallel),
-            *p4(results, parallel), *p5(startup), *p6(overhead), *p7(memory)]
+            *p4(results, parallel), *p5(startup), *p6(overhead), *p7(memory),
+            *auto(results, parallel)]
 
 
 def versus(results: Results, workload: str, tid: str, mine: str, top: str, bottom: str,
@@ -318,4 +321,31 @@ def million(ms: dict[str, Measurement], figures: dict[str, Any]) -> list[Target]
                           "tasks, drawn and rendered to PNG", figure, "s",
                           f"<= {FIGURE_GOAL:g} s", g.check(figure, lambda v: v <= FIGURE_GOAL),
                           figures.get("error", "")))
+    return out
+
+
+def auto(results: Results, parallel: list[str]) -> list[Target]:
+    """P13: ``backend="auto"`` against the best backend measured in the same run (every row
+    warm, as all are here: auto never starts a cluster, and the rows it weighs pay no
+    start-up either), on every workload; and against ``serial`` on tiny tasks."""
+    out = []
+    rows = [f"wb {b}" for b in ("serial", *parallel)]
+    for workload in results:
+        mine = g.get(results, workload, "wb auto")
+        if mine is None:
+            continue
+        name, theirs = g.best(results, workload, rows)
+        figure = g.ratio(mine.median, theirs)
+        why = g.fault(mine)
+        chose = sorted({e.get("backend", "?") for e in mine.extra})
+        note = g.join(why, f"best: {name}; auto ran on {', '.join(chose)}" if name else
+                      g.why_missing(results, workload, "wb auto", *rows))
+        out.append(Target(f"P13 {workload}", f"{workload}: wb auto / the best wb backend",
+                          figure, "x", f"<= {AUTO_GOAL:g}x", False if why else
+                          g.check(figure, lambda v: v <= AUTO_GOAL), note))
+        if workload == "tiny":
+            figure = g.ratio(mine.median, g.median(results, workload, "wb serial"))
+            out.append(Target("P13 tiny vs serial", "tiny: wb auto / wb serial", figure, "x",
+                              f"<= {AUTO_TINY_GOAL:g}x", False if why else
+                              g.check(figure, lambda v: v <= AUTO_TINY_GOAL), why or ""))
     return out

@@ -41,6 +41,7 @@ def _caller(backend: str):
         if run.done != n:
             raise AssertionError(f"{run.done} records for {n} items")
         return run.results, {"records": run.done, "run_wall_s": run.wall_time,
+                             "backend": run.backend, "reason": getattr(run, "reason", None),
                              "startup_s": run.startup_time, "chunks": len(run.chunk_sizes),
                              "ok": run.ok}
     return call

@@ -97,6 +97,38 @@ def test_a_rerun_on_the_warm_backend_sends_a_new_shared_object(tmp_path, backend
     assert [r[1] for r in second.rerun_failed().results] == []
 
 
+def _array_facts(item, arr):
+    """What a task sees of a shared array: writable, 16-byte aligned (as an unpickled array
+    is), and its sum (which differs in the last bit on memory not 8-byte aligned)."""
+    arr[item] = arr[item]  # raises if read-only
+    return bool(arr.flags.writeable), arr.ctypes.data % 16 == 0, float(arr.sum())
+
+
+def test_a_shared_array_is_writable_aligned_and_sums_as_in_the_caller(parallel_backend):
+    from workbench import examples
+    from workbench.worker.functions import HUGE_FROM
+
+    arr = examples.shared_array(2 * HUGE_FROM / 1e6, seed=3)  # takes the huge-page copy
+    result = run(_array_facts, range(4), parallel_backend, shared={"arr": arr})
+    assert result.results == [(True, True, float(arr.sum()))] * 4
+
+
+def test_a_worker_copies_only_a_buffer_it_cannot_use_as_it_is():
+    from workbench.worker.functions import HUGE_FROM, writable
+
+    data = bytes(range(256)) * 64
+    kept = bytearray(data)
+    assert writable(kept) is kept
+    view = memoryview(bytearray(data))  # writable and aligned: used as it is
+    assert writable(view) is view
+    for source in (data, memoryview(bytearray(b"\0" + data))[1:]):  # read-only; odd address
+        copy = writable(source)
+        assert copy is not source and not memoryview(copy).readonly
+        assert bytes(copy) == data
+    big = writable(bytes(range(256)) * (HUGE_FROM // 256))
+    assert not memoryview(big).readonly and bytes(big[:256]) == bytes(range(256))
+
+
 @pytest.mark.parametrize("shared, message", [
     ([1, 2], "shared must be a dict"),
     ({"not a name": 1}, "shared must be a dict"),

@@ -8,6 +8,7 @@ Standard library only: every worker imports it.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, NamedTuple
 
 # --------------------------------------------------------------------------- task status
@@ -22,6 +23,30 @@ OK_PLAIN = "ok:plain"
 
 #: The streams of a task's output, in :attr:`RawRecord.output`.
 STDOUT, STDERR, LOG, WARNING = "stdout", "stderr", "log", "warning"
+
+
+# --------------------------------------------------------------------------- to workers
+class FirstAttempts:
+    """The tasks of a chunk that are all first attempts, as their indices only: iterating
+    gives the ``(index, attempt)`` pairs any list of tasks gives, but a million items never
+    become a million tuples in the caller, and they travel as a list of ints."""
+
+    __slots__ = ("indices",)
+
+    def __init__(self, indices: list[int]):
+        self.indices = indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __iter__(self) -> Any:
+        return zip(self.indices, itertools.repeat(1))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return FirstAttempts, (self.indices,)
+
+    def __repr__(self) -> str:
+        return f"<FirstAttempts of {len(self.indices)} tasks>"
 
 
 # --------------------------------------------------------------------------- from workers

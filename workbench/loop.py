@@ -12,7 +12,7 @@ from typing import Any
 from . import live
 from .backends import Backend, Chunk
 from .batch import Batch, as_batch
-from .contract import Loss, Outcome
+from .contract import FirstAttempts, Loss, Outcome
 from .decode import decode_chunk
 from .errors import Interrupted
 from .events import RunFinished, TasksFinished
@@ -142,7 +142,8 @@ class Loop:
                 break
             alone = self.planner.isolating
             tasks = self.planner.next_chunk()
-            items = list(map(self.items.__getitem__, map(_first, tasks)))
+            indices = tasks.indices if type(tasks) is FirstAttempts else map(_first, tasks)
+            items = list(map(self.items.__getitem__, indices))
             if not self.backend.local:
                 items, tasks = self._encode(items, tasks)
                 if not tasks:
@@ -159,7 +160,7 @@ class Loop:
         """The chunk's items pickled; an item that cannot be is an error record at once."""
         blob, bad = encode_items(items, self.by_value)
         if bad:
-            records = []
+            tasks, records = list(tasks), []
             for pos, reason in reversed(bad):
                 index, attempt = tasks.pop(pos)
                 records.append(unpicklable_item_record(index, attempt, self.items[index],

@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
+from .contract import FirstAttempts
 from .errors import InputError
 
 #: Types that iterate forever: ``list()`` on them would hang the caller.
@@ -170,7 +171,7 @@ class Planner:
         floor = int(self._floor / (per_item + PER_ITEM_OVERHEAD)) if self._floor else 0
         return max(1, min(by_time, max(fair_share, floor)))
 
-    def next_chunk(self) -> list[tuple[int, int]]:
+    def next_chunk(self) -> list[tuple[int, int]] | FirstAttempts:
         if self._alone:
             return [self._alone.popleft()]
         if self._formed and not self._queued():
@@ -179,6 +180,13 @@ class Planner:
             return tasks
         size = min(self.size(), self._queued())
         front = self._front
+        if not front and self._next < len(self._fresh):  # the usual chunk: first attempts
+            start = self._next
+            self._next = min(start + size, len(self._fresh))
+            chunk = FirstAttempts(self._fresh[start:self._next])
+            if self._next == len(self._fresh):
+                self._fresh, self._next = [], 0
+            return chunk
         chunk = [front.popleft() for _ in range(min(size, len(front)))]
         if len(chunk) < size and self._next < len(self._fresh):
             start = self._next

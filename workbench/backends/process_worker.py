@@ -80,7 +80,7 @@ def main(conn: multiprocessing.connection.Connection, name: str,
                     main, sizes = message[3]
                     buffers = []
                     for size in sizes:
-                        buffer = bytearray(size)
+                        buffer = functions.new_buffer(size)
                         if size:
                             conn.recv_bytes_into(buffer)
                         else:

@@ -10,6 +10,7 @@ holds, and the worker's own limits never drop a function behind its back.
 
 from __future__ import annotations
 
+import mmap
 import pickle
 from collections.abc import Callable
 from typing import Any
@@ -82,10 +83,12 @@ def load(key: bytes, blob: Any) -> Callable[..., Any]:
     """The function for ``key``: unpickled from ``blob`` once per process, then cached.
 
     ``blob`` is a pickle, or ``(pickle, buffers)``: a protocol 5 pickle whose large buffers
-    (arrays) travel beside it, out of band. A buffer that is not a ``bytearray`` (bytes,
-    shared memory, a frame of a network message) is copied once into one, so the function's
-    arrays are writable and laid out in memory as after an ordinary unpickling (numpy's
-    sums can differ in the last bit on memory aligned otherwise)."""
+    (arrays) travel beside it, out of band. The function's arrays are made over those buffers
+    as they are when they are writable and aligned as an ordinary unpickling's (a Dask frame
+    read into a memory of its own, what :func:`new_buffer` gave); any other (bytes, Ray's
+    read-only shared memory, a frame at an odd offset of a network message) is copied once
+    (:func:`writable`), so the arrays are always writable and laid out in memory as after an
+    ordinary unpickling (numpy's sums differ in the last bit on memory not 8-byte aligned)."""
     fn = _held.get(key)
     if fn is not None:
         return fn
@@ -93,10 +96,57 @@ def load(key: bytes, blob: Any) -> Callable[..., Any]:
         raise LookupError("the function was not sent to this worker")
     if isinstance(blob, tuple):
         main, buffers = blob
-        buffers = [b if type(b) is bytearray else bytearray(b) for b in buffers]
+        buffers = [writable(b) for b in buffers]
         size = len(main) + sum(memoryview(b).nbytes for b in buffers)
         fn = pickle.loads(main, buffers=buffers)
     else:
         fn, size = pickle.loads(blob), len(blob)
     _held.add(key, fn, size)
     return fn
+
+
+#: Buffers from this size on are allocated as huge pages where the system offers them.
+HUGE_FROM = 4 << 20
+#: The alignment of an ordinary allocation (``malloc``; what an unpickled array gets).
+ALIGNMENT = 16
+
+
+def writable(buffer: Any) -> Any:
+    """``buffer`` itself if it is writable, contiguous and aligned to :data:`ALIGNMENT`;
+    else a copy of its bytes in :func:`new_buffer` memory."""
+    if type(buffer) is bytearray:
+        return buffer
+    view = memoryview(buffer)
+    if not view.c_contiguous:
+        return bytearray(view)
+    if not view.readonly and view.nbytes and _aligned(view):
+        return buffer
+    copy = new_buffer(view.nbytes)
+    if view.nbytes:
+        memoryview(copy).cast("B")[:] = view.cast("B")
+    return copy
+
+
+def _aligned(view: memoryview) -> bool:
+    import ctypes
+
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(view)) % ALIGNMENT == 0
+    except (TypeError, ValueError):  # not a plain buffer: copy it
+        return False
+
+
+def new_buffer(size: int) -> Any:
+    """``size`` writable bytes, aligned like an ordinary allocation: from :data:`HUGE_FROM`
+    bytes on Linux, a private anonymous memory map advised to use huge pages (as numpy
+    allocates large arrays): filling 100 MB of fresh 4 KiB pages costs about 2.5x more in
+    page faults (85 ms against 33 ms here); else a ``bytearray``."""
+    advice = getattr(mmap, "MADV_HUGEPAGE", None)
+    if size < HUGE_FROM or advice is None:
+        return bytearray(size)
+    memory = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    try:
+        memory.madvise(advice)
+    except OSError:  # a kernel without transparent huge pages: ordinary pages then
+        pass
+    return memory
