@@ -28,7 +28,6 @@ class Store:
 
         self._slot: dict[int, int] | None = None  # index -> row; None: the row is the index
         self._rows = 0
-        n = len(indices)
         self.start = np.empty(0)
         self.end = np.empty(0)
         self.attempt = np.empty(0, np.int64)
@@ -38,8 +37,6 @@ class Store:
         self.loud: dict[int, TaskRecord] = {}
         self.counts = dict.fromkeys(STATUSES, 0)
         self.quiet_count = 0
-        if n and not (indices[0] == 0 and indices[-1] == n - 1 and indices == list(range(n))):
-            self._slot = {}
         self.grow(indices)
 
     @classmethod
@@ -54,8 +51,10 @@ class Store:
         """Room for more items (a run fed while it goes)."""
         import numpy as np
 
-        if self._slot is None and indices and indices != list(range(self._rows,
-                                                                    self._rows + len(indices))):
+        first = self._rows
+        if self._slot is None and indices and not (  # (the ends first: a cheap "no")
+                indices[0] == first and indices[-1] == first + len(indices) - 1
+                and indices == list(range(first, first + len(indices)))):
             self._slot = {i: i for i in range(self._rows)}
         if self._slot is not None:
             for i in indices:

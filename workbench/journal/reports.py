@@ -45,7 +45,7 @@ def pack(reports: list[list[Any]], cap: int) -> bytes:
     if len(data) <= cap:  # no result can be over the cap: the usual case, no per-task look
         return data
     kept = [_recast(e[0], e[1], e[3][:3], expanded(*e[3][3:5]), cap, encoded=e[2])
-            if not isinstance(e[3], bytes) and _too_big(expanded(*e[3][3:5]), cap) else e
+            if not isinstance(e[3], bytes) and _too_big(*e[3][3:5], cap) else e
             for e in kept]
     return pickle.dumps(kept, protocol=5)
 
@@ -90,8 +90,12 @@ def _plain(records: list[tuple[Any, ...]]) -> bool:
     return set(map(_status, records)) <= _ONLY_PLAIN
 
 
-def _too_big(records: list[tuple[Any, ...]], cap: int) -> bool:
-    return any(type(r[2]) in (bytes, str) and len(r[2]) > cap for r in records)
+def _too_big(records: list[tuple[Any, ...]], quiet: QuietColumns | None, cap: int) -> bool:
+    """Some result is larger than ``cap`` (only a str or bytes one can be: a plain value, or
+    one pickled on its own)."""
+    values = [r[2] for r in records] if quiet is None else [*(r[2] for r in records),
+                                                             *quiet.values]
+    return any(type(v) in (bytes, str) and len(v) > cap for v in values)
 
 
 def _recast(submitted: float, received: float, head: tuple[Any, ...],

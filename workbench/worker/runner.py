@@ -79,9 +79,10 @@ def _run_all(fn: Callable[..., Any], tasks: Any, items: Any, options: TaskOption
     """The chunk's loop. It is the hot path of a million tiny tasks, so it pays per task only
     what a record needs: a task that wrote nothing leaves its context empty, and the next task
     takes that context over (no new object, no new context variable); its record goes into
-    columns (:class:`~workbench.contract.QuietColumns`), five appends."""
+    columns (:class:`~workbench.contract.QuietColumns`), five appends bound once."""
     loud: list[RawRecord] = []
     quiet = _Columns()
+    add_index, add_attempt, add_start, add_end, add_value = quiet.appends()
     last = time.monotonic()
     ctx: TaskContext | None = None
     token = None
@@ -107,17 +108,18 @@ def _run_all(fn: Callable[..., Any], tasks: Any, items: Any, options: TaskOption
             if error is None and not (ctx.output or ctx.logs or ctx.warnings or ctx._dropped):
                 if status is OK:  # not a plain builtin: pickled on its own, or the object
                     quiet.boxed.append(len(quiet.values))
-                quiet.indices.append(index)
-                quiet.attempts.append(attempt)
-                quiet.starts.append(start)
-                quiet.ends.append(end)
-                quiet.values.append(value)
+                add_index(index)
+                add_attempt(attempt)
+                add_start(start)
+                add_end(end)
+                add_value(value)
             else:
                 loud.append((index, status, value, error, ctx.finish_output(),
                              tuple(ctx.logs), tuple(ctx.warnings), start, end, attempt))
             if emit is not None and time.monotonic() - last >= flush_every:
                 emit(ChunkReport(worker, pid, HOST, loud, quiet.columns()))
                 loud, quiet, last = [], _Columns(), time.monotonic()
+                add_index, add_attempt, add_start, add_end, add_value = quiet.appends()
     except BaseException:  # (Ctrl-C in the caller's own process) what finished is kept
         if emit is not None and (loud or quiet.values):
             emit(ChunkReport(worker, pid, HOST, loud, quiet.columns()))
@@ -151,6 +153,11 @@ class _Columns:
         self.starts, self.ends = array("d"), array("d")
         self.values: list[Any] = []
         self.boxed: list[int] = []
+
+    def appends(self) -> tuple[Callable[[Any], None], ...]:
+        """The columns' ``append`` methods (bound once: the loop calls them per task)."""
+        return (self.indices.append, self.attempts.append, self.starts.append,
+                self.ends.append, self.values.append)
 
     def columns(self) -> QuietColumns | None:
         if not self.values:
