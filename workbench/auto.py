@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .auto_plan import (
+    PER_ITEM,
     POOL,
     PROBE_LEAST,
     PROCESS_MAP_FIRST_START,
@@ -77,7 +78,11 @@ def _probe(fn: Callable[..., Any], items: dict[int, Any], settings: dict[str, An
     run = execute(fn, {order[0]: items[order[0]]}, quiet, all_items=every)
     first = time.perf_counter() - began
     more = 0
-    if first < PROBE_ALONE and run.state == "finished":
+    took = run.task(order[0]).duration if run.state == "finished" else None
+    # a task cheaper than sending it to a worker: no parallel backend can pay off, and a
+    # second probe would cost more than the tasks (a run of tiny tasks stays near serial's)
+    tiny = took is not None and took < PER_ITEM["process_map"]
+    if not tiny and first < PROBE_ALONE and run.state == "finished":
         more = PROBE_LEAST - 1 if first >= PROBE_BUDGET else int(
             (PROBE_BUDGET - first) / max(first, 1e-9))
         more = min(max(more, PROBE_LEAST - 1), PROBE_MOST - 1, len(order) - 1)

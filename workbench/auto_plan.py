@@ -43,12 +43,13 @@ PER_CHUNK = {"process_map": 1.2e-3, "dask": 5e-3, "ray": 4.2e-3}
 PER_MB = {"process_map": 4e-3, "dask": 10e-3, "ray": 4e-3}
 
 # ----------------------------------------------------------------- the decision
-#: A parallel backend is chosen when its estimate is at most this share of serial's; a
-#: running cluster (a user's Dask client or Ray session, workbench's warm Dask or Ray) is
-#: chosen over a process_map pool unless the pool's estimate is this share of its or less.
+#: A parallel backend is chosen when its estimate is at most this share of serial's; the
+#: user's own running cluster (a Dask client, a Ray session) is chosen over the cheapest
+#: offer unless that one's estimate is this share of the cluster's or less.
 PAYOFF = 0.8
-#: Preference among offers of about the same estimate: a cluster of the user's (a Dask
-#: client, a Ray session) first, then workbench's own warm Dask or Ray, then a local pool.
+#: Preference among offers of about the same estimate: a cluster of the user's first;
+#: workbench's own warm Dask or Ray and a local pool compete on their estimates alone (a
+#: warm Dask that a benchmark left behind was chosen over a pool 1.5-1.9x faster on pi).
 YOURS, WARM, POOL = 0, 1, 2
 #: Tasks of this many seconds or more go in chunks of 1 (each chunk's overhead is small
 #: next to them); shorter ones in chunks the planner sizes from their measured durations.
@@ -123,9 +124,9 @@ def decide(probe: Probe, n: int, settings: dict[str, Any],
     # A running cluster holds the cores a new pool would share, and the user's was made for
     # this: the most preferred offer that is not clearly (PAYOFF) dearer than the cheapest.
     (work, moving), best = min([(c, o) for c, o in costs if PAYOFF * sum(c) <= cheapest],
-                               key=lambda c: (c[1].rank, sum(c[0])))
+                               key=lambda c: (c[1].rank != YOURS, sum(c[0])))
     if work + moving <= PAYOFF * alone:
-        clusters = [o.what for _, o in costs if o.rank < POOL]
+        clusters = [o.what for _, o in costs if o.rank == YOURS]
         where = best.what if best.rank < POOL or not clusters else \
             f"cheaper than {clusters[0]}"
         shape = "chunks sized from task times" if chunks == "auto" else f"chunks of {chunks}"
