@@ -32,7 +32,7 @@ def straggler_limit(run: Any) -> float | None:
     """Seconds past which a task of ``run`` is a straggler (``None``: too few finished)."""
     import numpy as np
 
-    durations = run._records.ok_durations()
+    durations = run._records.durations(ok_only=True)
     if len(durations) < STRAGGLER_BASE:
         return None
     return STRAGGLER_FACTOR * float(np.median(durations))

@@ -243,20 +243,13 @@ class Store:
         labels.update({r.pid: r.worker for r in self.loud.values() if r.pid is not None})
         return labels
 
-    def durations(self) -> np.ndarray:
-        """Seconds each task with a duration took: quiet ones, then the others."""
+    def durations(self, ok_only: bool = False) -> np.ndarray:
+        """Seconds each task with a duration took (``ok_only``: of the ok ones): quiet ones,
+        then the others."""
         import numpy as np
 
         rows = self.quiet_rows()
         quiet = self.end[rows] - self.start[rows]
-        other = [r.duration for r in self.loud.values() if r.duration is not None]
-        return np.concatenate([quiet, np.asarray(other, float)]) if other else quiet
-
-    def ok_durations(self) -> np.ndarray:
-        import numpy as np
-
-        rows = self.quiet_rows()
         other = [r.duration for r in self.loud.values()
-                 if r.status == OK and r.duration is not None]
-        quiet = self.end[rows] - self.start[rows]
+                 if r.duration is not None and (r.status == OK or not ok_only)]
         return np.concatenate([quiet, np.asarray(other, float)]) if other else quiet
